@@ -1,0 +1,32 @@
+# The course's two commands: `make lab` (set up, then open JupyterLab) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Tests use their own cache, so a smoke-size zoo never mixes with the course's real one.
+TEST_CACHE ?= $(CURDIR)/.cache/test
+
+.PHONY: setup lab test test-unit test-notebooks benchmark clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: setup
+	MINIVLM_FAST=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 \
+		$(PY) -m pytest -q -n 2 tests --nbmake notebooks solutions --nbmake-timeout=600
+
+test-unit: setup
+	MINIVLM_FAST=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
+
+benchmark: setup
+	$(PY) benchmarks/foundation.py
+
+clean:
+	rm -rf .cache $(VENV)

@@ -1,0 +1,287 @@
+# %% [markdown]
+# # 01 · Building blocks: a ViT, CLIP pretraining, and a tiny language model
+#
+# Every video LLM in this course is assembled from the same parts:
+#
+# - a **vision encoder** — a Vision Transformer (ViT, *"An image is worth 16×16 words"*, 2020)
+#   that cuts each frame into patches and turns them into tokens;
+# - **contrastive pretraining** that makes those tokens mean something — CLIP (2021) trained a
+#   ViT and a text encoder on 400 M image–text pairs so that matching pairs have similar
+#   embeddings; its ViT-L/14 classified ImageNet **zero-shot** at 76.2 % top-1, without seeing
+#   one ImageNet label;
+# - a **language model** with a tokenizer, pretrained on text.
+#
+# We build each in miniature, train them on the toy world, and measure why a *pretrained* encoder
+# matters. The trained versions go into the course **zoo**, so every later notebook starts from
+# them in seconds.
+
+# %%
+# Setup: installs the course package when it is not importable yet (e.g. on Colab).
+try:
+    import minivlm
+except ImportError:
+    %pip install -q "minivlm @ git+https://github.com/minivlm/minivlm"
+    import minivlm
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from minivlm import data, fast_mode, pick, plot, seed_everything, zoo
+from minivlm.checks import compare
+from minivlm.vision import VisionEncoder, create_clip, patchify, zero_shot_classify
+
+seed_everything(0)
+torch.set_num_threads(max(1, torch.get_num_threads()))
+print("fast mode:", fast_mode())
+
+# %% [markdown]
+# ## 1 · Patches
+#
+# A ViT does not look at pixels one by one. It cuts a 64×64 frame into a 4×4 grid of 16×16
+# **patches**, flattens each into a vector and embeds it: the frame becomes a sequence of 16
+# tokens — exactly like the words of a sentence.
+#
+# ### Exercise 1 — patchify
+# Write `my_patchify(pixels, p)`: images `(B, C, H, W)` → patches `(B, N, p·p·C)`, patches in
+# row-major order (left to right, then top to bottom), each flattened as `(p, p, C)`.
+
+# %%
+def my_patchify(pixels: torch.Tensor, p: int) -> torch.Tensor:
+    # BEGIN SOLUTION
+    b, c, h, w = pixels.shape
+    x = pixels.reshape(b, c, h // p, p, w // p, p)  # split rows and columns into blocks
+    x = x.permute(0, 2, 4, 3, 5, 1)  # (B, grid rows, grid cols, p, p, C)
+    return x.reshape(b, (h // p) * (w // p), p * p * c)
+    # END SOLUTION
+
+
+# %%
+example = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+compare("patchify", my_patchify, patchify, [(example, 4), (example, 2), (torch.randn(1, 3, 64, 64), 16)]);
+
+# %%
+scene = data.sample_scene("train", 3)
+frame = data.render_still(scene, 1.0)
+patches = patchify(torch.from_numpy(frame).permute(2, 0, 1)[None].float(), 16)[0]
+fig, axes = plt.subplots(4, 4, figsize=(3.2, 3.2))
+for ax, patch in zip(axes.flat, patches):
+    ax.imshow(patch.reshape(16, 16, 3).numpy().astype(np.uint8))
+    ax.axis("off")
+fig.suptitle("one frame = 16 patch tokens", fontsize=9);
+
+# %% [markdown]
+# ## 2 · The toy CLIP: a ViT and a text encoder from open_clip
+#
+# `create_clip("toy-clip-vit")` builds a CLIP with **open_clip** from a small config shipped with
+# minivlm (4 transformer layers, width 128) — the same call that builds `ViT-B-32` with
+# `pretrained="openai"` when you are online. One change from the original ViT: its patch
+# embedding is a small stack of stride-2 convolutions (*"Early convolutions help transformers
+# see better"*, 2021). A ViT trained from scratch learns very slowly without it — too slowly
+# for a laptop.
+
+# %%
+clip = create_clip("toy-clip-vit")
+encoder = VisionEncoder(clip, feature_layer=-2)
+print(f"image tower {sum(p.numel() for p in clip.visual.parameters()) / 1e6:.2f} M parameters, "
+      f"text tower {sum(p.numel() for p in clip.transformer.parameters()) / 1e6:.2f} M (+ embeddings)")
+pixels = encoder.preprocess(frame[None])
+print("pixels", tuple(pixels.shape), "→ patch tokens", tuple(encoder(pixels).shape))
+
+# %% [markdown]
+# ## 3 · The contrastive loss
+#
+# For a batch of B images and their B captions, CLIP embeds both, L2-normalises, and computes all
+# B×B similarities (times a learned temperature `scale`). Row *i* should pick caption *i* among
+# the B captions; column *i* should pick image *i* among the B images. The loss is the average of
+# the two cross-entropies — the **symmetric InfoNCE** loss.
+#
+# ### Exercise 2 — the symmetric contrastive loss
+# `image` and `text` are `(B, E)` and already normalised; `scale` is a scalar tensor.
+
+# %%
+def my_clip_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    # BEGIN SOLUTION
+    logits = scale * image @ text.T  # (B, B): row i = image i against every caption
+    targets = torch.arange(len(image))
+    return (torch.nn.functional.cross_entropy(logits, targets)
+            + torch.nn.functional.cross_entropy(logits.T, targets)) / 2
+    # END SOLUTION
+
+
+# %%
+import open_clip  # noqa: E402
+
+def reference_loss(image, text, scale):
+    return open_clip.ClipLoss()(image, text, scale)
+
+g = torch.Generator().manual_seed(0)
+cases = []
+for b in (2, 5, 16):
+    img = torch.nn.functional.normalize(torch.randn(b, 8, generator=g), dim=-1)
+    txt = torch.nn.functional.normalize(torch.randn(b, 8, generator=g), dim=-1)
+    cases.append((img, txt, torch.tensor(10.0)))
+compare("symmetric contrastive loss", my_clip_loss, reference_loss, cases, atol=1e-5);
+
+# %% [markdown]
+# ## 4 · Before pretraining: a random encoder
+#
+# The test: **zero-shot classification** of held-out single-object frames into 6 colours × 5
+# shapes = 30 classes. Each class becomes a caption ("a red circle ."); the image goes to the class
+# whose caption embedding is most similar. Chance is 1/30.
+
+# %%
+single = data.WorldConfig(max_objects=1)
+test_frames, test_captions = data.still_caption_pool(pick(600, 90), single, split="test")
+classes = sorted(set(data.still_caption(s, 0.0) for s in data.sample_scenes("train", 400, single)
+                     if s.visible(0, 0.0) and s.objects[0].change_time is None))
+labels = torch.tensor([classes.index(c) for c in test_captions])
+test_pixels = encoder.preprocess(test_frames)
+print(len(classes), "classes, e.g.", classes[:3])
+
+def zero_shot_accuracy(model):
+    predicted = zero_shot_classify(model, test_pixels, classes)
+    return {
+        "shape x colour": (predicted == labels).float().mean().item(),
+        "colour": np.mean([classes[p].split()[1] == classes[t].split()[1] for p, t in zip(predicted, labels)]),
+        "shape": np.mean([classes[p].split()[2] == classes[t].split()[2] for p, t in zip(predicted, labels)]),
+    }
+
+before = zero_shot_accuracy(clip)
+print({k: round(float(v), 3) for k, v in before.items()})
+
+# %% [markdown]
+# ## 5 · Pretraining the toy CLIP
+#
+# `zoo.toy_clip()` trains the toy CLIP on rendered stills and their captions — single objects
+# ("a red circle .") and groups ("a red circle and a blue square ."), batches without repeated
+# captions — then caches it. The first call trains (a progress bar shows it); later calls, in any
+# notebook, load it with `open_clip` from the cache.
+
+# %%
+start = time.perf_counter()
+toy_clip = zoo.toy_clip()
+print(f"toy CLIP ready in {time.perf_counter() - start:.0f} s; recipe: {zoo.clip_recipe()}")
+after = zero_shot_accuracy(toy_clip)
+print({k: round(float(v), 3) for k, v in after.items()})
+
+# %%
+plot.bars({"random init": before, "toy CLIP": after}, chance={"shape x colour": 1 / 30, "colour": 1 / 6, "shape": 1 / 5})
+plt.title("zero-shot accuracy on held-out frames");
+
+# %% [markdown]
+# ## 6 · Why a pretrained, frozen encoder matters
+#
+# A VLM's language model reads the vision encoder's **patch tokens**. What can it read from them?
+# A **linear probe** trains only a linear classifier on frozen features: if a label is linearly
+# readable, a connector can hand it to the LM. We probe mean-pooled penultimate-layer patch tokens
+# for (a) the 30 classes of single objects, and (b) a *binding* question on scenes with several
+# objects: which colour does the circle have?
+
+# %%
+from minivlm.eval import linear_probe  # noqa: E402
+
+def pooled_tokens(vision_encoder, frames):
+    with torch.no_grad():
+        return vision_encoder(vision_encoder.preprocess(frames)).mean(1)
+
+train_frames, train_captions = data.still_caption_pool(pick(3000, 120), single, split="val")
+train_labels = torch.tensor([classes.index(c) if c in classes else 0 for c in train_captions])
+
+binding_train = data.make_still_qa("val", pick(3000, 120), kinds=("colour",), config=data.WorldConfig(min_objects=2))
+binding_test = data.make_still_qa("test", pick(800, 60), kinds=("colour",), config=data.WorldConfig(min_objects=2))
+colour_ids = {c: i for i, c in enumerate(data.COLOURS)}
+shape_ids = {s: i for i, s in enumerate(data.SHAPES)}
+
+def binding_features(vision_encoder, qa):
+    # the question names a shape: append a one-hot of it, the answer is a colour
+    shape = torch.nn.functional.one_hot(torch.tensor([shape_ids[q.split()[3]] for q in qa.questions]), 5).float()
+    return torch.cat([pooled_tokens(vision_encoder, qa.frames[:, 0]), shape * 10], dim=1)
+
+probe = {}
+for name, model in [("random init", clip), ("toy CLIP", toy_clip)]:
+    enc = VisionEncoder(model, feature_layer=-2)
+    probe[name] = {
+        "30 classes": linear_probe(pooled_tokens(enc, train_frames), train_labels,
+                                   pooled_tokens(enc, test_frames), labels, steps=pick(300, 30)),
+        "binding": linear_probe(binding_features(enc, binding_train),
+                                torch.tensor([colour_ids[a] for a in binding_train.answers]),
+                                binding_features(enc, binding_test),
+                                torch.tensor([colour_ids[a] for a in binding_test.answers]), steps=pick(300, 30)),
+    }
+print(probe)
+plot.bars(probe, chance={"30 classes": 1 / 30, "binding": 1 / 6})
+plt.title("linear probes on frozen patch tokens (held-out)");
+
+# %% [markdown]
+# Pretraining makes what an image *contains* linearly readable; binding (which colour goes with
+# which shape) is harder for a linear probe on pooled tokens — an LM reading all tokens does
+# better, as notebook 03 shows. LLaVA's lesson is already visible: start from a pretrained
+# encoder and keep it frozen, so the rest of the model can rely on its features.
+#
+# ## 7 · A tokenizer and a tiny language model
+#
+# The toy world's text uses a few hundred words, so a **word-level** tokenizer (trained locally
+# with the `tokenizers` library) keeps prompts short. It also holds the special tokens the course
+# needs: roles, media placeholders (`<image>`, `<video>`, `<audio>`) and 100 **time tokens**
+# `<t0>`…`<t99>` for notebook LITA.
+
+# %%
+from minivlm.lm import build_tokenizer  # noqa: E402
+
+tokenizer = build_tokenizer()
+question = "<video> which way does the red circle move first ?"
+ids = tokenizer(question, add_special_tokens=False).input_ids
+print(len(tokenizer), "tokens in the vocabulary")
+print(ids, "→", tokenizer.convert_ids_to_tokens(ids))
+clip_bpe = open_clip.get_tokenizer("toy-clip-vit")
+print("CLIP's byte-pair tokenizer needs", int((clip_bpe([question[8:]])[0] > 0).sum()) - 2, "tokens for the same question")
+
+# %% [markdown]
+# The toy LM is a 4-layer Llama (from **transformers**, ≈ 1 M parameters), pretrained on
+# toy-world text: a scene's description followed by a question and its answer. It learns the
+# world's language and to **answer from its context** — the skill a pretrained LLM brings to a
+# VLM. `zoo.toy_lm()` trains it once and caches it with `save_pretrained`.
+
+# %%
+start = time.perf_counter()
+lm, tokenizer = zoo.toy_lm()
+print(f"toy LM ready in {time.perf_counter() - start:.0f} s; recipe: {zoo.lm_recipe()}")
+
+# %%
+from minivlm.chat import encode_chat, pad_batch  # noqa: E402
+from minivlm.eval import accuracy_by_kind  # noqa: E402
+
+held_out = zoo.lm_corpus(pick(150, 15), split="test", start=0)
+prompts = [chat[:1] for chat in held_out]
+answers = [chat[1]["content"] for chat in held_out]
+batch = pad_batch([encode_chat(tokenizer, p, add_generation_prompt=True) for p in prompts],
+                  tokenizer.pad_token_id, side="left")
+with torch.no_grad():
+    out = lm.generate(**{k: batch[k] for k in ("input_ids", "attention_mask")}, max_new_tokens=8, do_sample=False,
+                      eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+predictions = [tokenizer.decode(row[batch["input_ids"].shape[1]:], skip_special_tokens=True).strip() for row in out]
+kinds = []
+for p in prompts:
+    q = p[0]["content"]
+    kinds.append(next(k for k, key in [("when", "visible ?"), ("order", "happens first"), ("direction", "which way"),
+                                       ("audio", "first sound"), ("count", "how many"), ("colour", "what colour"),
+                                       ("shape", "what shape")] if key in q))
+print(prompts[0][0]["content"])
+print("→", predictions[0], "| truth:", answers[0])
+print({k: round(v, 2) for k, v in accuracy_by_kind(predictions, answers, kinds).items()})
+
+# %% [markdown]
+# The LM answers questions about scenes it has only *read about*. The next notebooks replace the
+# description with **pixels**: Flamingo (02) lets the frozen LM look at visual tokens through
+# cross-attention, LLaVA (03) writes them straight into its input.
+#
+# ## Summary
+#
+# - A ViT turns a frame into patch tokens; CLIP's symmetric contrastive loss gives them meaning.
+# - The toy CLIP classifies held-out frames zero-shot far above chance (see the plot), and its
+#   frozen tokens make object identity linearly readable — a random encoder's do not.
+# - The toy LM answers from context. Both bases live in the zoo for the rest of the course.

@@ -1,0 +1,173 @@
+"""Data sets: in-memory QA sets for fast training, and clip folders on disk (mp4 + JSONL)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .render import render, render_audio, render_still, uniform_times
+from .text import CLIP_QA_KINDS, QA, STILL_QA_KINDS, caption, clip_qa, describe, still_caption, still_qa
+from .video_io import read_audio, read_video, write_video
+from .world import Scene, WorldConfig, sample_scene
+
+
+@dataclass
+class QASet:
+    """Questions about rendered media, held in memory.
+
+    frames: uint8 tensor (N, T, H, W, 3), T = 1 for stills. One question per item.
+    """
+
+    frames: torch.Tensor
+    questions: list[str]
+    answers: list[str]
+    kinds: list[str]
+    scenes: list[Scene]
+    spans: list[tuple[float, float] | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    @property
+    def media_token(self) -> str:
+        return "<image>" if self.frames.shape[1] == 1 else "<video>"
+
+    def messages(self, with_answers: bool = True) -> list[list[dict[str, str]]]:
+        """One conversation per item: the media placeholder, the question, (the answer)."""
+        out = []
+        for q, a in zip(self.questions, self.answers):
+            turns = [{"role": "user", "content": f"{self.media_token} {q}"}]
+            if with_answers:
+                turns.append({"role": "assistant", "content": a})
+            out.append(turns)
+        return out
+
+    def subset(self, kinds: tuple[str, ...]) -> "QASet":
+        keep = [i for i, k in enumerate(self.kinds) if k in kinds]
+        return QASet(self.frames[keep], [self.questions[i] for i in keep], [self.answers[i] for i in keep],
+                     [self.kinds[i] for i in keep], [self.scenes[i] for i in keep],
+                     [self.spans[i] for i in keep] if self.spans else [])
+
+
+def _pick_kind(rng: np.random.Generator, kinds: tuple[str, ...]) -> str:
+    return kinds[int(rng.integers(len(kinds)))]
+
+
+def make_clip_qa(split: str, n: int, num_frames: int = 8, kinds: tuple[str, ...] = CLIP_QA_KINDS,
+                 config: WorldConfig | None = None, start: int = 0) -> QASet:
+    """n clips of `split`, each rendered at `num_frames` uniform times, with one question of
+    a kind drawn from `kinds` (kinds a scene cannot answer are skipped for that scene)."""
+    items = _collect(split, n, kinds, config, start, still_time=None)
+    frames = np.stack([render(s, uniform_times(s, num_frames)) for s, _ in items])
+    return _qaset(frames, items)
+
+
+def make_still_qa(split: str, n: int, kinds: tuple[str, ...] = STILL_QA_KINDS,
+                  config: WorldConfig | None = None, size: tuple[int, int] | None = None,
+                  start: int = 0) -> QASet:
+    """n stills (one frame per scene, at a random time) with one question each."""
+    items = _collect(split, n, kinds, config, start, still_time=True)
+    frames = np.stack([render_still(s, t, size=size)[None] for (s, t), _ in
+                       ((it[0], it[1]) for it in items)])
+    return _qaset(frames, [(s, qa) for (s, _t), qa in items])
+
+
+def _collect(split, n, kinds, config, start, still_time):
+    items = []
+    index = start
+    while len(items) < n:
+        scene = sample_scene(split, index, config)
+        rng = np.random.default_rng([index, 7])
+        index += 1
+        if still_time:
+            t = float(rng.uniform(0, scene.duration))
+            qa = still_qa(scene, t, _pick_kind(rng, kinds), rng)
+            if qa is not None:
+                items.append(((scene, t), qa))
+        else:
+            order = rng.permutation(len(kinds))
+            for k in order:  # the first drawn kind the scene can answer
+                qa = clip_qa(scene, kinds[k], rng)
+                if qa is not None:
+                    items.append((scene, qa))
+                    break
+        if index - start > 50 * n + 100:
+            raise ValueError(f"the world rarely supports question kinds {kinds}; loosen the WorldConfig")
+    return items
+
+
+def _qaset(frames: np.ndarray, items) -> QASet:
+    return QASet(
+        frames=torch.from_numpy(frames), questions=[qa.question for _, qa in items],
+        answers=[qa.answer for _, qa in items], kinds=[qa.kind for _, qa in items],
+        scenes=[s for s, _ in items], spans=[qa.span for _, qa in items],
+    )
+
+
+def write_clip_folder(root: str | Path, split: str, n: int, config: WorldConfig | None = None,
+                      start: int = 0, with_audio: bool = True) -> Path:
+    """Write n clips as .mp4 files plus `annotations.jsonl` (scene, caption, description,
+    every answerable QA). Returns the folder."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "annotations.jsonl", "w") as f:
+        for k in range(start, start + n):
+            scene = sample_scene(split, k, config)
+            name = f"{split}_{k:06d}.mp4"
+            audio = render_audio(scene) if with_audio else None
+            write_video(root / name, render(scene), scene.fps, audio)
+            rng = np.random.default_rng([k, 7])
+            qa = [q.to_dict() for kind in CLIP_QA_KINDS if (q := clip_qa(scene, kind, rng)) is not None]
+            record = {"clip": name, "split": split, "caption": caption(scene),
+                      "description": describe(scene), "qa": qa, "scene": scene.to_dict()}
+            f.write(json.dumps(record) + "\n")
+    return root
+
+
+class ClipFolder(Dataset):
+    """A folder of .mp4 clips with `annotations.jsonl`, read through decord.
+
+    Each item: {"frames": uint8 (T, H, W, 3), "times": (T,), "audio": (S,) or None, plus the
+    annotation record}. Give `num_frames` for uniform sampling or `fps` for fixed-rate sampling.
+    """
+
+    def __init__(self, root: str | Path, num_frames: int | None = 8, fps: float | None = None,
+                 with_audio: bool = False, audio_rate: int = 16_000):
+        self.root = Path(root)
+        ann = self.root / "annotations.jsonl"
+        if not ann.exists():
+            raise FileNotFoundError(
+                f"{ann} not found; make a clip folder with minivlm.data.write_clip_folder({str(self.root)!r}, 'train', n)"
+            )
+        self.records = [json.loads(line) for line in ann.read_text().splitlines() if line.strip()]
+        self.num_frames, self.fps = num_frames, fps
+        self.with_audio, self.audio_rate = with_audio, audio_rate
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> dict:
+        record = self.records[i]
+        path = self.root / record["clip"]
+        clip = read_video(path, num_frames=self.num_frames, fps=self.fps)
+        item = {**record, "frames": clip.frames, "times": clip.times, "scene": Scene.from_dict(record["scene"])}
+        item["audio"] = read_audio(path, self.audio_rate) if self.with_audio else None
+        return item
+
+
+def still_caption_pool(n: int, config: WorldConfig | None = None, split: str = "train",
+                       size: tuple[int, int] | None = None, start: int = 0) -> tuple[np.ndarray, list[str]]:
+    """n stills (N, H, W, 3) uint8 with their captions: image-text pairs for CLIP."""
+    frames, texts = [], []
+    for k in range(start, start + n):
+        scene = sample_scene(split, k, config)
+        start, end = scene.visible_span(0)  # a moment when at least one object is in view
+        t = float(np.random.default_rng([k, 11]).uniform(start, end))
+        frames.append(render_still(scene, t, size=size))
+        texts.append(still_caption(scene, t))
+    return np.stack(frames), texts

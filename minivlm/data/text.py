@@ -1,0 +1,190 @@
+"""Text from ground truth: captions, detailed descriptions and question-answer pairs by kind.
+
+All text is canonical: lower case, words and punctuation separated by single spaces, so a
+word-level tokenizer round-trips it exactly. Every answer is computed from the scene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .world import COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Scene
+
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six")
+CLIP_QA_KINDS = ("colour", "shape", "count", "direction", "order", "when", "audio")
+STILL_QA_KINDS = ("colour", "shape", "count", "position")
+VERBS = {"appear": "appears", "disappear": "disappears", "stop": "stops", "change": "changes colour"}
+
+
+@dataclass(frozen=True)
+class QA:
+    """One question about a clip or still, with its answer and the kind of skill it tests."""
+
+    kind: str
+    question: str
+    answer: str
+    span: tuple[float, float] | None = None  # for 'when' questions: the answer in seconds
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def seconds(t: float) -> str:
+    """A time as the course writes it: one decimal ('2.5')."""
+    return f"{t:.1f}"
+
+
+def _article(name: str) -> str:
+    return f"the {name}"
+
+
+def _a(word: str) -> str:
+    """The indefinite article for a word: 'an orange', 'a red'."""
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def caption(scene: Scene) -> str:
+    """One short sentence: each object and how it moves."""
+    parts = []
+    for o in scene.objects:
+        how = f"moves {o.direction}" if o.direction else "stays still"
+        parts.append(f"{_a(o.colour)} {o.name()} {how}")
+    return " , ".join(parts) + " ."
+
+
+def still_caption(scene: Scene, t: float = 0.0) -> str:
+    """What a single frame at time t shows: the visible objects with their colour then."""
+    names = [f"{_a(scene.colour_at(i, t))} {scene.colour_at(i, t)} {o.shape}" for i, o in enumerate(scene.objects) if scene.visible(i, t)]
+    if not names:
+        return "an empty scene ."
+    return " and ".join(names) + " ."
+
+
+def describe(scene: Scene) -> str:
+    """A detailed description: the objects, their motion, then every event in time order."""
+    n = len(scene.objects)
+    out = [f"there {'is' if n == 1 else 'are'} {NUMBER_WORDS[n]} object{'s' if n > 1 else ''} ."]
+    for o in scene.objects:
+        out.append(f"the {o.name()} " + (f"moves {o.direction} ." if o.direction else "stays still ."))
+    for e in scene.events:
+        name = _article(scene.objects[e.obj].name())
+        when = f"at {seconds(e.start)} seconds"
+        if e.kind == "bounce":
+            out.append(f"{when} {name} bounces off the {e.detail} wall .")
+        elif e.kind == "change":
+            out.append(f"{when} {name} turns {e.detail} .")
+        else:
+            out.append(f"{when} {name} {VERBS[e.kind]} .")
+    return " ".join(out)
+
+
+def _pick(rng: np.random.Generator, items: list):
+    return items[int(rng.integers(len(items)))] if items else None
+
+
+def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
+    """A question of `kind` (see CLIP_QA_KINDS) about the whole clip, or None if the scene
+    has nothing to ask of that kind (e.g. no events for 'order')."""
+    objs = list(enumerate(scene.objects))
+    if kind == "colour":
+        pick = _pick(rng, [o for _, o in objs if o.change_time is None])
+        return pick and QA(kind, f"what colour is the {pick.shape} ?", pick.colour)
+    if kind == "shape":
+        o = _pick(rng, [o for _, o in objs])
+        return QA(kind, f"what shape is the {o.colour} object ?", o.shape)
+    if kind == "count":
+        return QA(kind, "how many objects are there ?", NUMBER_WORDS[len(objs)])
+    if kind == "direction":
+        movers = [o for _, o in objs if o.direction and o.appear == 0 and (o.stop is None or o.stop >= 1.0)]
+        o = _pick(rng, movers)
+        return o and QA(kind, f"which way does the {o.name()} move first ?", o.direction)
+    if kind == "order":
+        events = [e for e in scene.events if e.kind in VERBS]
+        pairs = [(a, b) for a in events for b in events if a.obj != b.obj and b.start - a.start >= 0.5]
+        pair = _pick(rng, pairs)
+        if pair is None:
+            return None
+        a, b = pair
+        phrase = [f"the {scene.objects[e.obj].name()} {VERBS[e.kind]}" for e in (a, b)]
+        first, second = (phrase[0], phrase[1]) if rng.random() < 0.5 else (phrase[1], phrase[0])
+        return QA(kind, f"what happens first , {first} or {second} ?", phrase[0])
+    if kind == "when":
+        i, o = _pick(rng, objs)
+        start, end = scene.visible_span(i)
+        return QA(kind, f"when is the {o.name()} visible ?", f"from {seconds(start)} to {seconds(end)} seconds",
+                  span=(start, end))
+    if kind == "audio":
+        if not scene.events:
+            return None
+        first = SOUND_OF_EVENT[scene.events[0].kind]
+        return QA(kind, "what is the first sound ?", f"{_a(first)} {first}")
+    raise ValueError(f"unknown clip question kind {kind!r}; use one of {CLIP_QA_KINDS}")
+
+
+def position_words(x: float, y: float) -> str:
+    """A 3x3 grid name for a normalised position: 'top left', 'centre', 'bottom' ..."""
+    row = ("top", "", "bottom")[min(2, int(y * 3))]
+    col = ("left", "", "right")[min(2, int(x * 3))]
+    return " ".join(w for w in (row, col) if w) or "centre"
+
+
+def still_qa(scene: Scene, t: float, kind: str, rng: np.random.Generator) -> QA | None:
+    """A question of `kind` (see STILL_QA_KINDS) about the frame at time t."""
+    visible = [i for i in range(len(scene.objects)) if scene.visible(i, t)]
+    if not visible:
+        return QA("count", "how many objects are there ?", "zero") if kind == "count" else None
+    i = _pick(rng, visible)
+    o, colour = scene.objects[i], scene.colour_at(i, t)
+    if kind == "colour":
+        return QA(kind, f"what colour is the {o.shape} ?", colour)
+    if kind == "shape":
+        return QA(kind, f"what shape is the {colour} object ?", o.shape)
+    if kind == "count":
+        return QA(kind, "how many objects are there ?", NUMBER_WORDS[len(visible)])
+    if kind == "position":
+        x, y = scene.position(i, t)
+        return QA(kind, f"where is the {colour} {o.shape} ?", position_words(float(x), float(y)))
+    raise ValueError(f"unknown still question kind {kind!r}; use one of {STILL_QA_KINDS}")
+
+
+# Everyday words for prompts, instructions and dialogues, so that new templates rarely need
+# a new tokenizer. Generated text adds the rest (see vocabulary_words).
+COMMON_WORDS = """
+a an the this that these those it its they them there here is are was were be been being do does
+did done have has had what which who whom whose when where why how many much more most less few
+first second third last next then before after during while until since at on in into onto of off
+to from by with without over under above below between through across along around about again
+yes no not none some any all each every both either neither other another same different only also
+and or but so because if than as very too just still now once twice always never often
+can could will would should may might must shall please tell me describe explain answer question
+say see look watch show shows video clip image picture frame frames scene object objects shape shapes
+colour colours color sound sounds hear heard audio time times second seconds start end beginning
+middle moment happen happens happened move moves moving moved stop stops stopped appear appears
+appeared disappear disappears disappeared bounce bounces bounced change changes changed turn turns
+turned stay stays still visible wall walls left right up down top bottom centre center side way
+direction fast slow faster slower earlier later long short big small large larger smaller detail
+detailed details summary summarize count number total i you we he she my your our their user
+assistant system think reason because therefore so if would what-if true false correct wrong
+let us sure here's okay ok thanks thank hello hi caption describe in one sentence words word
+""".split()
+
+
+def vocabulary_words(num_scenes: int = 200) -> list[str]:
+    """Every word the generators write (from a fixed sample of scenes), everyday words, and
+    numbers — for building a tokenizer. Deterministic."""
+    from .world import sample_scene
+
+    words = set(NUMBER_WORDS) | set(SHAPES) | set(COLOURS) | set(DIRECTIONS) | set(COMMON_WORDS)
+    words |= {seconds(k / 10) for k in range(0, 201)} | {str(k) for k in range(0, 101)}
+    words |= {",", ".", "?", "!", ":", ";", "'", "-"}
+    rng = np.random.default_rng(0)
+    for index in range(num_scenes):
+        scene = sample_scene("train", index)
+        texts = [caption(scene), describe(scene), still_caption(scene, 1.0)]
+        texts += [qa.question + " " + qa.answer for kind in CLIP_QA_KINDS
+                  if (qa := clip_qa(scene, kind, rng)) is not None]
+        for text in texts:
+            words |= set(text.split())
+    return sorted(words)

@@ -1,0 +1,93 @@
+"""Scoring answers: exact match, accuracy per question kind, confusion tables, leaderboards."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Sequence
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, single spaces, no trailing full stop: how answers are compared."""
+    words = text.lower().replace(".", " . ").split()
+    while words and words[-1] == ".":
+        words.pop()
+    return " ".join(words)
+
+
+def exact_match(prediction: str, answer: str) -> bool:
+    return normalize_answer(prediction) == normalize_answer(answer)
+
+
+def accuracy(predictions: Sequence[str], answers: Sequence[str]) -> float:
+    if len(predictions) != len(answers):
+        raise ValueError(f"{len(predictions)} predictions for {len(answers)} answers")
+    if not answers:
+        return float("nan")
+    return sum(exact_match(p, a) for p, a in zip(predictions, answers)) / len(answers)
+
+
+def accuracy_by_kind(predictions: Sequence[str], answers: Sequence[str], kinds: Sequence[str]) -> dict[str, float]:
+    """Exact-match accuracy for each question kind, plus 'all'."""
+    if not len(predictions) == len(answers) == len(kinds):
+        raise ValueError("predictions, answers and kinds must have the same length")
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for p, a, k in zip(predictions, answers, kinds):
+        groups[k].append(exact_match(p, a))
+    out = {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+    out["all"] = accuracy(predictions, answers)
+    return out
+
+
+def chance_by_kind(answers: Sequence[str], kinds: Sequence[str]) -> dict[str, float]:
+    """Accuracy of always giving each kind's most common answer: the floor to beat."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for a, k in zip(answers, kinds):
+        groups[k].append(normalize_answer(a))
+    out = {k: Counter(v).most_common(1)[0][1] / len(v) for k, v in sorted(groups.items())}
+    total = sum(Counter(v).most_common(1)[0][1] for v in groups.values())
+    out["all"] = total / max(1, len(answers))
+    return out
+
+
+def confusion(predictions: Sequence[str], answers: Sequence[str]) -> tuple[list[str], list[list[int]]]:
+    """Labels and a confusion matrix: rows are true answers, columns predictions."""
+    labels = sorted({normalize_answer(a) for a in answers} | {normalize_answer(p) for p in predictions})
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for p, a in zip(predictions, answers):
+        matrix[index[normalize_answer(a)]][index[normalize_answer(p)]] += 1
+    return labels, matrix
+
+
+def leaderboard(results: dict[str, dict[str, float]], digits: int = 2) -> str:
+    """A plain-text table: one row per model, one column per metric."""
+    columns = sorted({c for r in results.values() for c in r}, key=lambda c: (c == "all", c))
+    width = max(8, *(len(c) for c in columns))
+    name_w = max(5, *(len(n) for n in results))
+    lines = [f"{'model':<{name_w}} " + " ".join(f"{c:>{width}}" for c in columns)]
+    for name, row in results.items():
+        cells = [f"{row[c]:>{width}.{digits}f}" if c in row else " " * (width - 1) + "-" for c in columns]
+        lines.append(f"{name:<{name_w}} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def linear_probe(train_x, train_y, test_x, test_y, steps: int = 300, lr: float = 1e-2, seed: int = 0) -> float:
+    """Accuracy of a linear classifier trained on frozen features: how much of a label the
+    features make linearly readable. x: (N, D) float, y: (N,) int class ids."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    xtr, xte = (train_x - mean) / std, (test_x - mean) / std
+    classes = int(max(train_y.max(), test_y.max())) + 1
+    head = torch.nn.Linear(xtr.shape[1], classes)
+    torch.nn.init.normal_(head.weight, std=0.01, generator=g)
+    torch.nn.init.zeros_(head.bias)
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(head(xtr), train_y) + 1e-4 * head.weight.pow(2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return (head(xte).argmax(1) == test_y).float().mean().item()

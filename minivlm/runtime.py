@@ -1,0 +1,58 @@
+"""Where the course runs: fast mode, device, seeds and the cache folder.
+
+Every notebook and test reads these instead of deciding for itself, so that
+`MINIVLM_FAST=1` shrinks the whole course at once and a run twice gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+
+def fast_mode() -> bool:
+    """True when `MINIVLM_FAST` is set to 1/true/yes: every default shrinks to a smoke size."""
+    return os.environ.get("MINIVLM_FAST", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def pick(full: T, fast: T) -> T:
+    """Choose a size for the current mode: `full` normally, `fast` under MINIVLM_FAST=1."""
+    return fast if fast_mode() else full
+
+
+def default_device() -> torch.device:
+    """CUDA if present, then Apple's MPS, else the CPU. `MINIVLM_DEVICE` overrides."""
+    forced = os.environ.get("MINIVLM_DEVICE")
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices); return a torch generator with that seed."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def cache_dir() -> Path:
+    """Folder for the zoo's bases and generated data: `MINIVLM_CACHE`, else ~/.cache/minivlm.
+
+    Fast mode keeps its own sub-folder, so smoke-size models never stand in for real ones.
+    """
+    root = Path(os.environ.get("MINIVLM_CACHE", Path.home() / ".cache" / "minivlm"))
+    path = root / ("fast" if fast_mode() else "full")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

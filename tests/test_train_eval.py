@@ -1,0 +1,93 @@
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from minivlm.checks import compare, difference
+from minivlm.eval import accuracy, accuracy_by_kind, chance_by_kind, confusion, exact_match, leaderboard
+from minivlm.train import History, TrainConfig, load_checkpoint, lr_at, random_batches, save_checkpoint, train
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = TrainConfig(steps=100, lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    lrs = [lr_at(s, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_random_batches_cover_every_example_each_epoch():
+    data = {"x": torch.arange(10)}
+    it = random_batches(data, 5, seed=0)
+    seen = torch.cat([next(it)["x"], next(it)["x"]])
+    assert sorted(seen.tolist()) == list(range(10))
+
+
+def _regression():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    return {"x": x, "y": x @ torch.tensor([1.0, -2.0, 0.5])}
+
+
+def test_training_is_deterministic_and_learns():
+    def run():
+        model = nn.Linear(3, 1)
+        torch.manual_seed(1)
+        nn.init.zeros_(model.weight)
+        loss = lambda m, b: ((m(b["x"]).squeeze(-1) - b["y"]) ** 2).mean()  # noqa: E731
+        h = train(model, random_batches(_regression(), 16), TrainConfig(steps=150, lr=0.05, progress=False, log_every=1),
+                  loss_fn=loss, eval_fn=lambda m: {"w0": m.weight[0, 0].item()}, eval_every=50)
+        return h, model
+
+    h1, m1 = run()
+    h2, m2 = run()
+    assert h1.loss == h2.loss and torch.equal(m1.weight, m2.weight)
+    assert h1.final_loss() < 0.05 * h1.loss[0]
+    assert [s for s, _ in h1.metrics["w0"]] == [49, 99, 149]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = nn.Linear(3, 2)
+    h = History(step=[0], loss=[1.0], lr=[0.1])
+    save_checkpoint(tmp_path / "m.pt", model, h)
+    other = nn.Linear(3, 2)
+    h2 = load_checkpoint(tmp_path / "m.pt", other)
+    assert torch.equal(model.weight, other.weight) and h2.loss == [1.0]
+    assert json.loads((tmp_path / "m.history.json").read_text())["loss"] == [1.0]
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt", other)
+
+
+def test_exact_match_and_accuracy_by_kind():
+    assert exact_match("Red .", "red") and not exact_match("red circle", "red")
+    acc = accuracy_by_kind(["red", "two", "left"], ["red", "three", "left"], ["colour", "count", "direction"])
+    assert acc == {"colour": 1.0, "count": 0.0, "direction": 1.0, "all": pytest.approx(2 / 3)}
+    assert accuracy([], []) != accuracy([], [])  # nan
+    with pytest.raises(ValueError):
+        accuracy(["a"], [])
+
+
+def test_chance_is_the_majority_answer():
+    assert chance_by_kind(["a", "a", "b", "c"], ["k"] * 4) == {"k": 0.5, "all": 0.5}
+
+
+def test_confusion_matrix():
+    labels, m = confusion(["red", "red", "blue"], ["red", "blue", "blue"])
+    assert labels == ["blue", "red"] and m == [[1, 1], [0, 1]]
+
+
+def test_leaderboard_lists_every_model():
+    text = leaderboard({"mlp": {"all": 0.9, "colour": 1.0}, "linear": {"all": 0.5}})
+    assert "mlp" in text and "linear" in text and "0.90" in text and "-" in text
+
+
+def test_exercise_checks_report_right_wrong_and_not_done(capsys):
+    def todo(x):
+        raise NotImplementedError
+
+    assert compare("double", lambda x: 2 * x, lambda x: x + x, [(1,), (3,)])
+    assert not compare("double", lambda x: 3 * x, lambda x: x + x, [(1,)])
+    assert not compare("double", todo, lambda x: x + x, [(1,)])
+    out = capsys.readouterr().out
+    assert "✅" in out and "❌" in out and "not done yet" in out
+    assert difference(torch.zeros(2), torch.zeros(3)).startswith("shape")
