@@ -31,9 +31,8 @@ def _regression():
 
 def test_training_is_deterministic_and_learns():
     def run():
-        model = nn.Linear(3, 1)
         torch.manual_seed(1)
-        nn.init.zeros_(model.weight)
+        model = nn.Linear(3, 1)
         loss = lambda m, b: ((m(b["x"]).squeeze(-1) - b["y"]) ** 2).mean()  # noqa: E731
         h = train(model, random_batches(_regression(), 16), TrainConfig(steps=150, lr=0.05, progress=False, log_every=1),
                   loss_fn=loss, eval_fn=lambda m: {"w0": m.weight[0, 0].item()}, eval_every=50)
