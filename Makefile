@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Tests use their own cache, so a smoke-size zoo never mixes with the course's real one.
 TEST_CACHE ?= $(CURDIR)/.cache/test
 
-.PHONY: setup lab test test-unit test-notebooks benchmark clean
+.PHONY: setup zoo lab test test-unit benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-lab: setup
+# The course's "pretrained" bases: trained once (minutes on a laptop CPU), then loaded in seconds.
+zoo: setup
+	$(PY) -m minivlm.zoo
+
+lab: zoo
 	$(VENV)/bin/jupyter lab notebooks/
 
 test: setup

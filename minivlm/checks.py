@@ -25,7 +25,7 @@ def report(name: str, check: Callable[[], str | None]) -> bool:
     """Run `check`: it returns None when right, or a message saying what differs."""
     try:
         problem = check()
-    except ExerciseNotDone:
+    except (ExerciseNotDone, NotImplementedError):
         print(f"⏳ {name}: not done yet — fill in the function above, then run this cell again.")
         return False
     if problem is None:

@@ -133,7 +133,7 @@ def train(model: nn.Module, batches: Iterable, config: TrainConfig,
     no_decay = [p for p in params if p.ndim < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr,
+        lr=config.lr, fused=device.type in ("cpu", "cuda"),
     )
     history = history or History()
     offset = history.step[-1] + 1 if history.step else 0

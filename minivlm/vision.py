@@ -209,7 +209,7 @@ def clip_loss_fn(name: str = TOY_CLIP, kind: str = "clip"):
     """A loss_fn for `minivlm.train.train` on (pixels, texts) batches: CLIP's symmetric
     softmax loss (kind='clip') or SigLIP's pairwise sigmoid loss (kind='siglip'), from open_clip."""
     tokenizer = clip_tokenizer(name)
-    loss = open_clip.ClipLoss() if kind == "clip" else open_clip.SigLipLoss()
+    loss = open_clip.loss.ClipLoss() if kind == "clip" else open_clip.loss.SigLipLoss()
 
     def fn(model, batch):
         pixels, texts = batch

@@ -54,13 +54,13 @@ def solution_version(code: str) -> str:
 
 def notebook(cells: list[tuple[str, str]], solved: bool) -> dict:
     nb_cells = []
-    for kind, source in cells:
+    for index, (kind, source) in enumerate(cells):
         if kind == "code":
             source = solution_version(source) if solved else exercise_version(source)
-            nb_cells.append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            nb_cells.append({"cell_type": "code", "execution_count": None, "id": f"cell-{index}", "metadata": {}, "outputs": [],
                              "source": source.splitlines(keepends=True)})
         else:
-            nb_cells.append({"cell_type": "markdown", "metadata": {}, "source": source.splitlines(keepends=True)})
+            nb_cells.append({"cell_type": "markdown", "id": f"cell-{index}", "metadata": {}, "source": source.splitlines(keepends=True)})
     return {"cells": nb_cells, "metadata": {"kernelspec": KERNEL, "language_info": {"name": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
 

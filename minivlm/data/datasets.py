@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .render import render, render_audio, render_still, uniform_times
-from .text import CLIP_QA_KINDS, QA, STILL_QA_KINDS, caption, clip_qa, describe, still_caption, still_qa
+from .text import CLIP_QA_KINDS, STILL_QA_KINDS, caption, clip_qa, describe, still_caption, still_qa
 from .video_io import read_audio, read_video, write_video
 from .world import Scene, WorldConfig, sample_scene
 
