@@ -137,6 +137,19 @@ print("timestamps: ", clip.times.round(3).tolist())
 print(f"mean absolute pixel error after H.264: {error:.2f} / 255")
 
 # %% [markdown]
+# The course's **sample folder** holds a few dozen such files with their annotations (written on
+# first use). `ClipFolder` is a torch `Dataset` over it: each item is decoded with decord, with
+# the frames sampled as asked.
+
+# %%
+folder = data.sample_folder()
+dataset = data.ClipFolder(folder, num_frames=8, with_audio=True)
+item = dataset[0]
+print(len(dataset), "clips in", folder)
+print(item["caption"], "| frames", item["frames"].shape, "| audio", item["audio"].shape)
+print(item["qa"][0])
+
+# %% [markdown]
 # ## 4 · Which frames does the model see?
 #
 # **Uniform sampling** splits the clip into N equal segments and takes the middle frame of each:

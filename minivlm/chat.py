@@ -131,3 +131,11 @@ def qa_messages(question: str, answer: str | None = None, media: str | None = "<
     if answer is not None:
         messages.append({"role": "assistant", "content": answer})
     return messages
+
+
+def trim_padding(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cut the columns that are padding in every row of a right-padded batch: a batch sliced
+    from a data set padded to its longest example is often mostly padding."""
+    length = int(batch["attention_mask"].sum(1).max())
+    return {k: v[:, :length] if v.ndim >= 2 and v.shape[1] == batch["attention_mask"].shape[1] else v
+            for k, v in batch.items()}

@@ -20,15 +20,15 @@ import numpy as np
 import torch
 from transformers.utils import logging as hf_logging
 
-from .chat import encode_chat, pad_batch
-from .data import CLIP_QA_KINDS, STILL_QA_KINDS, WorldConfig, clip_qa, describe, sample_scene, still_caption
-from .data import still_caption_pool, still_qa
+from .chat import encode_chat, pad_batch, trim_padding
+from .data import (CAPTION_PROMPTS, CLIP_QA_KINDS, STILL_QA_KINDS, WorldConfig, caption, clip_qa, describe,
+                   position_words, sample_scene, still_caption, still_caption_pool, still_qa)
 from .lm import build_lm, build_tokenizer, load_lm
 from .runtime import cache_dir, default_device, pick
 from .train import TrainConfig, random_batches, train
 from .vision import TOY_CLIP, VisionEncoder, clip_loss_fn, create_clip, unique_caption_batches
 
-ZOO_VERSION = 1
+ZOO_VERSION = 2
 
 
 def _key(**recipe) -> str:
@@ -38,7 +38,8 @@ def _key(**recipe) -> str:
 
 def clip_recipe() -> dict:
     """How the toy CLIP is trained (sizes shrink in fast mode)."""
-    return {"name": TOY_CLIP, "single": pick(4000, 200), "multi": pick(8000, 200),
+    config = (Path(__file__).parent / "configs" / f"{TOY_CLIP}.json").read_bytes()
+    return {"name": TOY_CLIP, "config": hashlib.sha1(config).hexdigest()[:8], "single": pick(4000, 200), "multi": pick(8000, 200),
             "steps": pick(1500, 20), "batch_size": pick(64, 32), "lr": 2e-3, "seed": 0}
 
 
@@ -92,12 +93,26 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000) -> 
                 chats.append([{"role": "user", "content": f"{context} {qa.question}"},
                               {"role": "assistant", "content": qa.answer}])
         t = float(rng.uniform(*scene.visible_span(0)))
-        kind = STILL_QA_KINDS[int(rng.integers(3))]  # colour, shape, count: answerable from a caption
-        qa = still_qa(scene, t, kind, rng)
-        if qa is not None:
-            chats.append([{"role": "user", "content": f"{still_caption(scene, t)} {qa.question}"},
-                          {"role": "assistant", "content": qa.answer}])
+        listing = still_listing(scene, t)
+        for kind in STILL_QA_KINDS:
+            qa = still_qa(scene, t, kind, rng)
+            if qa is not None and rng.random() < 0.5:
+                chats.append([{"role": "user", "content": f"{listing} {qa.question}"},
+                              {"role": "assistant", "content": qa.answer}])
+        # Writing captions from what the context says: what LLaVA's stage 1 relies on.
+        prompt = CAPTION_PROMPTS[int(rng.integers(len(CAPTION_PROMPTS)))]
+        chats.append([{"role": "user", "content": f"{listing} {prompt}"},
+                      {"role": "assistant", "content": still_caption(scene, t)}])
+        chats.append([{"role": "user", "content": f"{context} describe the video in one sentence ."},
+                      {"role": "assistant", "content": caption(scene)}])
     return chats
+
+
+def still_listing(scene, t: float) -> str:
+    """A frame at time t told in words: each visible object with its colour and place."""
+    parts = [f"the {scene.colour_at(i, t)} {o.shape} is at the {position_words(*map(float, scene.position(i, t)))} ."
+             for i, o in enumerate(scene.objects) if scene.visible(i, t)]
+    return " ".join(parts) or "the picture is empty ."
 
 
 def toy_lm(rebuild: bool = False, progress: bool = True):
@@ -115,7 +130,8 @@ def toy_lm(rebuild: bool = False, progress: bool = True):
     data = pad_batch([encode_chat(tokenizer, c) for c in chats], tokenizer.pad_token_id)
     device = default_device()
     lm.to(device)
-    train(lm, random_batches(data, recipe["batch_size"], seed=recipe["seed"]),
+    batches = map(trim_padding, random_batches(data, recipe["batch_size"], seed=recipe["seed"]))
+    train(lm, batches,
           TrainConfig(steps=recipe["steps"], lr=recipe["lr"], weight_decay=0.01, desc="toy LM", progress=progress))
     lm.cpu().eval()
 

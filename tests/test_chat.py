@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from minivlm.chat import IGNORE_INDEX, encode_chat, format_chat, pad_batch, qa_messages
 
@@ -44,3 +45,13 @@ def test_padding_sides(tokenizer):
     short = 1 if len(b.input_ids) < len(a.input_ids) else 0
     assert right["attention_mask"][short, -1] == 0 and left["attention_mask"][short, 0] == 0
     assert (right["labels"][right["attention_mask"] == 0] == IGNORE_INDEX).all()
+
+
+def test_trim_padding_drops_all_padding_columns(tokenizer):
+    from minivlm.chat import trim_padding
+
+    a = encode_chat(tokenizer, qa_messages("how many objects are there ?", "two"))
+    batch = pad_batch([a, a], tokenizer.pad_token_id)
+    wide = {k: torch.nn.functional.pad(v, (0, 5), value=0) for k, v in batch.items()}
+    trimmed = trim_padding(wide)
+    assert all(torch.equal(trimmed[k], batch[k]) for k in batch)

@@ -75,3 +75,13 @@ def test_clip_folder_dataset(tmp_path):
     assert len(ds) == 3 and item["frames"].shape == (4, 64, 64, 3)
     assert item["scene"] == sample_scene("val", 1)
     assert item["qa"] and item["caption"] and item["audio"].ndim == 1
+
+
+def test_sample_folder_is_written_once_and_small(tmp_path):
+    from minivlm.data import sample_folder
+
+    root = sample_folder(4, tmp_path / "sample")
+    stamp = (root / "annotations.jsonl").stat().st_mtime
+    assert sample_folder(4, tmp_path / "sample") == root
+    assert (root / "annotations.jsonl").stat().st_mtime == stamp
+    assert sum(p.stat().st_size for p in root.glob("*.mp4")) < 4 * 200_000

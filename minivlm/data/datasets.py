@@ -171,3 +171,15 @@ def still_caption_pool(n: int, config: WorldConfig | None = None, split: str = "
         frames.append(render_still(scene, t, size=size))
         texts.append(still_caption(scene, t))
     return np.stack(frames), texts
+
+
+def sample_folder(n: int = 36, root: str | Path | None = None) -> Path:
+    """The course's small sample of real files: n clips (.mp4 with audio, ~50 KB each) and
+    their annotations, written on first use (under the cache) and reused afterwards."""
+    from ..runtime import cache_dir
+
+    root = Path(root) if root is not None else cache_dir().parent / "sample_clips"
+    ann = root / "annotations.jsonl"
+    if not ann.exists() or sum(1 for _ in open(ann)) != n:
+        write_clip_folder(root, "val", n)
+    return root

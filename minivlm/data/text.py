@@ -15,6 +15,14 @@ from .world import COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Scene
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six")
 CLIP_QA_KINDS = ("colour", "shape", "count", "direction", "order", "when", "audio")
 STILL_QA_KINDS = ("colour", "shape", "count", "position")
+# How users ask for a caption (LLaVA's stage-1 prompts, in toy-world words).
+CAPTION_PROMPTS = (
+    "describe the image .",
+    "what is in this picture ?",
+    "caption this image in a few words .",
+    "tell me what the image shows .",
+    "what do you see ?",
+)
 VERBS = {"appear": "appears", "disappear": "disappears", "stop": "stops", "change": "changes colour"}
 
 

@@ -1,0 +1,214 @@
+"""Interleaved image-text documents (Flamingo's M3W, in miniature) and their collator.
+
+A `Document` is text in which `<image>`/`<video>` markers stand where media appear, at any
+position, plus the index of each media item in a `MediaBank`. Three kinds are generated from
+the toy world:
+
+- captions and questions about several stills or clips in a row:
+  "<image> a red circle . <image> question : what colour is the square ? answer : blue ."
+- naming episodes, the few-shot task: each episode gives its own arbitrary label to each colour,
+  shown only in the prompt: "<image> this is a thud . <image> this is a two . <image> this is a"
+  → the label of the last image's colour. Labels are words the toy LM already reads and writes
+  (borrowed as made-up names), so the frozen LM can copy them.
+
+`collate` turns documents into tensors: token ids with one marker token per media, labels on
+every text token (markers, <bos> and padding excluded), the media's cached vision features
+padded to the longest document, and which media slots are real.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .chat import IGNORE_INDEX
+from .data import (WorldConfig, caption, render, render_still, sample_scene, still_caption, still_qa,
+                   uniform_times)
+from .data.world import Scene
+from .lm import BOS, MEDIA_TOKENS
+
+# Borrowed words used as made-up names: the toy LM has learned to read and write each of them.
+NAMES = ("one", "two", "three", "four", "left", "right", "up", "down", "click", "ding", "thud")
+NAMING_PREFIX = "this is a"
+
+
+@dataclass
+class Document:
+    """Text with media markers, and the bank index of each media item (in marker order)."""
+
+    text: str
+    media: list[int]
+
+    def __post_init__(self) -> None:
+        markers = sum(self.text.split().count(t) for t in MEDIA_TOKENS)
+        if markers != len(self.media):
+            raise ValueError(f"the document has {markers} media markers but {len(self.media)} media indices: "
+                             f"{self.text[:80]!r}")
+
+
+@dataclass
+class MediaBank:
+    """Rendered media with their scenes. frames: uint8 (N, T, H, W, 3); times: the still's time
+    (stills) or None (clips)."""
+
+    frames: torch.Tensor
+    scenes: list[Scene]
+    times: list[float] | None = None
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    @property
+    def marker(self) -> str:
+        return "<image>" if self.frames.shape[1] == 1 else "<video>"
+
+    def colour(self, i: int) -> str:
+        """Colour of the first object (single-object stills: the colour)."""
+        t = self.times[i] if self.times is not None else 0.0
+        return self.scenes[i].colour_at(0, t)
+
+
+def still_bank(split: str, n: int, config: WorldConfig | None = None, start: int = 0) -> MediaBank:
+    """n stills (N, 1, H, W, 3), each at a moment when the first object is in view."""
+    frames, scenes, times = [], [], []
+    for k in range(start, start + n):
+        scene = sample_scene(split, k, config)
+        lo, hi = scene.visible_span(0)
+        t = float(np.random.default_rng([k, 13]).uniform(lo, hi))
+        frames.append(render_still(scene, t)[None])
+        scenes.append(scene)
+        times.append(t)
+    return MediaBank(torch.from_numpy(np.stack(frames)), scenes, times)
+
+
+def clip_bank(split: str, n: int, num_frames: int = 8, config: WorldConfig | None = None, start: int = 0) -> MediaBank:
+    """n clips (N, T, H, W, 3) sampled at num_frames uniform times."""
+    scenes = [sample_scene(split, k, config) for k in range(start, start + n)]
+    frames = np.stack([render(s, uniform_times(s, num_frames)) for s in scenes])
+    return MediaBank(torch.from_numpy(frames), scenes, None)
+
+
+# ---- documents -------------------------------------------------------------------------------
+def media_text(bank: MediaBank, i: int, rng: np.random.Generator, p_question: float = 0.5) -> str:
+    """What follows one media item: its caption, or a question and its answer (stills)."""
+    scene = bank.scenes[i]
+    if bank.times is None:
+        return caption(scene)
+    t = bank.times[i]
+    if rng.random() < p_question:
+        qa = still_qa(scene, t, ("colour", "shape", "count")[int(rng.integers(3))], rng)
+        if qa is not None:
+            return f"question : {qa.question} answer : {qa.answer} ."
+    return still_caption(scene, t)
+
+
+def caption_document(bank: MediaBank, rng: np.random.Generator, num_media: int = 3,
+                     p_question: float = 0.5) -> Document:
+    """Several media in a row, each followed by its caption or a QA pair; sometimes text first."""
+    items = [int(i) for i in rng.choice(len(bank), size=num_media, replace=False)]
+    parts = ["look at these ."] if rng.random() < 0.3 else []
+    for i in items:
+        parts.append(f"{bank.marker} {media_text(bank, i, rng, p_question)}")
+    return Document(" ".join(parts), items)
+
+
+def naming_episode(bank: MediaBank, rng: np.random.Generator, shots: int, ways: int = 3,
+                   names: Sequence[str] = NAMES, index_by_colour: dict[str, list[int]] | None = None
+                   ) -> tuple[Document, str]:
+    """A few-shot episode: `ways` colours get random names from `names` (new for each episode);
+    `shots` examples "<image> this is a NAME ." (colours dealt round-robin, shuffled), then the
+    query "<image> this is a" whose answer is the name of the query image's colour.
+
+    Returns (prompt document, answer). Training text: prompt.text + f" {answer} ."."""
+    by_colour = index_by_colour or colour_index(bank)
+    colours = [c for c in by_colour if len(by_colour[c]) >= 2]
+    if len(colours) < ways or len(names) < ways:
+        raise ValueError(f"need {ways} colours with ≥ 2 stills and {ways} names; got {len(colours)} and {len(names)}")
+    chosen = [colours[k] for k in rng.choice(len(colours), ways, replace=False)]
+    label = dict(zip(chosen, (names[k] for k in rng.choice(len(names), ways, replace=False))))
+    support_colours = [chosen[k % ways] for k in range(shots)]
+    rng.shuffle(support_colours)
+    query_colour = chosen[int(rng.integers(ways))]
+    parts, media = [], []
+    for colour in [*support_colours, query_colour]:
+        media.append(int(rng.choice(by_colour[colour])))
+        parts.append(f"<image> {NAMING_PREFIX} {label[colour]} .")
+    parts[-1] = f"<image> {NAMING_PREFIX}"
+    return Document(" ".join(parts), media), label[query_colour]
+
+
+def colour_index(bank: MediaBank) -> dict[str, list[int]]:
+    """{colour: bank indices whose first object has that colour}."""
+    out: dict[str, list[int]] = {}
+    for i in range(len(bank)):
+        out.setdefault(bank.colour(i), []).append(i)
+    return out
+
+
+def complete(doc: Document, answer: str) -> Document:
+    """The training form of an episode: the prompt with its answer and a full stop."""
+    return Document(f"{doc.text} {answer} .", list(doc.media))
+
+
+# ---- collation -------------------------------------------------------------------------------
+def collate(tokenizer, docs: Sequence[Document], features: torch.Tensor, side: str = "right") -> dict[str, torch.Tensor]:
+    """Documents → a batch for FlamingoVLM.
+
+    features: the bank's cached vision features (N, 1, T, P, D) (`VLM.cache_features`).
+    Returns input_ids, attention_mask, labels (B, L) — labels on text tokens only (not <bos>,
+    markers or padding) —, vision_features (B, M, T, P, D) with zeros for missing media, and
+    media_mask (B, M): True for real media. side: 'right' for training, 'left' for generation.
+    """
+    if side not in ("left", "right"):
+        raise ValueError("side must be 'left' or 'right'")
+    if features.ndim != 5 or features.shape[1] != 1:
+        raise ValueError(f"features must be cached vision features (N, 1, T, P, D), got {tuple(features.shape)}")
+    marker_ids = set(tokenizer.convert_tokens_to_ids(list(MEDIA_TOKENS)))
+    bos = tokenizer.convert_tokens_to_ids(BOS)
+    rows = [[bos, *tokenizer(d.text, add_special_tokens=False).input_ids] for d in docs]
+    for d, ids in zip(docs, rows):
+        if sum(i in marker_ids for i in ids) != len(d.media):
+            raise ValueError(f"tokenizing {d.text[:60]!r} gave a different number of markers than media")
+    length, num_media = max(map(len, rows)), max(1, max(len(d.media) for d in docs))
+    b = len(docs)
+    input_ids = torch.full((b, length), tokenizer.pad_token_id, dtype=torch.long)
+    labels = torch.full((b, length), IGNORE_INDEX, dtype=torch.long)
+    attention = torch.zeros((b, length), dtype=torch.long)
+    vision = torch.zeros((b, num_media, *features.shape[2:]), dtype=features.dtype)
+    media_mask = torch.zeros((b, num_media), dtype=torch.bool)
+    for r, (d, ids) in enumerate(zip(docs, rows)):
+        cols = slice(0, len(ids)) if side == "right" else slice(length - len(ids), length)
+        t = torch.tensor(ids)
+        input_ids[r, cols] = t
+        attention[r, cols] = 1
+        learn = torch.tensor([i not in marker_ids for i in ids])
+        learn[0] = False  # <bos> is never predicted
+        labels[r, cols] = torch.where(learn, t, torch.full_like(t, IGNORE_INDEX))
+        if d.media:
+            vision[r, : len(d.media)] = features[d.media, 0]
+            media_mask[r, : len(d.media)] = True
+    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
+            "vision_features": vision, "media_mask": media_mask}
+
+
+def document_batches(make_document: Callable[[np.random.Generator], Document], tokenizer, features: torch.Tensor,
+                     batch_size: int, seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless batches of freshly generated documents (deterministic by seed)."""
+    rng = np.random.default_rng(seed)
+    while True:
+        yield collate(tokenizer, [make_document(rng) for _ in range(batch_size)], features)
+
+
+def mix(iterators: Sequence[Iterator], weights: Sequence[float], seed: int = 0) -> Iterator:
+    """Endless batches drawn from several iterators with the given probabilities."""
+    rng = np.random.default_rng(seed)
+    p = np.asarray(weights, dtype=float) / np.sum(weights)
+    while True:
+        yield next(iterators[int(rng.choice(len(iterators), p=p))])
+
+
+__all__ = ["NAMES", "Document", "MediaBank", "still_bank", "clip_bank", "caption_document", "naming_episode",
+           "colour_index", "complete", "collate", "document_batches", "mix", "media_text"]
