@@ -25,3 +25,74 @@ class ConcatFrames(nn.Module):
 
     def num_tokens(self, num_frames: int, num_patches: int) -> int:
         return num_frames * num_patches
+
+
+def _check_frames(x: torch.Tensor) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"a reducer takes frame tokens (B, T, P, D) — batch, frames, patches, width — "
+                         f"got shape {tuple(x.shape)}")
+
+
+@register
+class SpatioTemporalPool(nn.Module):
+    """Video-ChatGPT's spatio-temporal pooling (Maaz et al., 2023).
+
+    Average over space in each frame → T "temporal" tokens (what the whole frame looks like at
+    each moment); average over time at each patch → P "spatial" tokens (what each place looks
+    like over the clip). The two are concatenated, temporal first: N = T + P tokens instead of
+    T * P. Parameter-free.
+    """
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, P, D) → (B, T + P, D): [mean over P for each frame ; mean over T for each patch]"""
+        _check_frames(x)
+        return torch.cat([x.mean(2), x.mean(1)], dim=1)
+
+    def num_tokens(self, num_frames: int, num_patches: int) -> int:
+        return num_frames + num_patches
+
+
+@register
+class ValleyTemporal(nn.Module):
+    """Valley's temporal modelling module, the transformer variant (Luo et al., 2023, "v3").
+
+    Valley's first module averaged each patch over time (P tokens) and added one global token
+    per frame (T tokens); averaging loses the order of frames ("temporal confusion"). The third
+    module first lets every patch position look across frames with a 1-layer transformer encoder
+    (with a learned time embedding, so order is visible), then averages over time. The frame
+    tokens (a per-frame summary; Valley uses CLIP's [CLS] token, here the frame's mean patch
+    token) are concatenated as in the paper: N = P + T tokens. The encoder layer is residual,
+    so at initialisation the pooled tokens are close to a plain time average.
+    """
+
+    def __init__(self, dim: int, num_heads: int = 4, max_frames: int = 64, dropout: float = 0.0,
+                 time_init_std: float = 0.1, seed: int = 0):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim={dim} must be divisible by num_heads={num_heads}")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.time_embedding = nn.Parameter(torch.randn(max_frames, dim) * time_init_std)
+            self.encoder = nn.TransformerEncoderLayer(dim, num_heads, dim_feedforward=2 * dim, dropout=dropout,
+                                                      activation="gelu", batch_first=True, norm_first=True)
+        self.max_frames = max_frames
+
+    def temporal(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, P, D) → (B, P, T, D): each patch position's sequence over time, encoded."""
+        b, t, p, d = x.shape
+        if t > self.max_frames:
+            raise ValueError(f"{t} frames, but the module was built for at most max_frames={self.max_frames}")
+        seq = x.permute(0, 2, 1, 3).reshape(b * p, t, d) + self.time_embedding[:t]
+        return self.encoder(seq).view(b, p, t, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, P, D) → (B, P + T, D): [time-pooled, transformer-encoded patches ; frame tokens]"""
+        _check_frames(x)
+        pooled = self.temporal(x).mean(2)  # (B, P, D): each place, over the whole clip
+        return torch.cat([pooled, x.mean(2)], dim=1)
+
+    def num_tokens(self, num_frames: int, num_patches: int) -> int:
+        return num_patches + num_frames
