@@ -245,7 +245,9 @@ for n, e in zip(frame_counts, errors):
     print(f"{n:2d} frames: {e:.3f} s")
 
 # %% [markdown]
-# The error halves with each doubling of frames: sparse sampling blurs *when*. LITA (notebook
+# The error shrinks as frames are added — not smoothly, because events here happen on a 0.5 s
+# grid, and a sampling that happens to land just after the grid points does better than its
+# frame count suggests. Either way, sparse sampling blurs *when*. LITA (notebook
 # on temporal localization) and SlowFast tokens are answers to exactly this. Meanwhile, with fps
 # sampling the number of frames — and so of visual tokens — grows with the clip's length:
 

@@ -231,7 +231,7 @@ def held_out(m):
 # steps, split in half.
 
 # %%
-ALIGN_STEPS, INSTRUCT_STEPS = pick(250, 3), pick(250, 3)
+ALIGN_STEPS, INSTRUCT_STEPS = pick(200, 3), pick(200, 3)
 EVAL_EVERY = pick(100, 6)  # held-out checks during stage 2
 BATCH = pick(32, 8)
 

@@ -120,7 +120,8 @@ def toy_lm(rebuild: bool = False, progress: bool = True):
     `transformers.AutoModelForCausalLM.from_pretrained` from the cache."""
     recipe = lm_recipe()
     tokenizer = build_tokenizer()
-    recipe["vocab"] = hashlib.sha1("\n".join(tokenizer.get_vocab()).encode()).hexdigest()[:8]
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # a dict's order is not stable
+    recipe["vocab"] = hashlib.sha1("\n".join(token for token, _ in vocab).encode()).hexdigest()[:8]
     path = cache_dir() / "zoo" / f"toy-lm-{_key(**recipe)}"
     if path.exists() and not rebuild:
         with _quiet_transformers():
