@@ -138,11 +138,11 @@ print("tokens per image:", model.tokens_per_media(1))
 # too stage 1 gets more data than stage 2. The test questions come from the held-out `test` split.
 
 # %%
-captions = llava.make_caption_set("train", pick(3000, 48))
+captions = llava.make_caption_set("train", pick(2000, 48))
 questions = llava.make_instruct_qa("train", pick(1500, 48), start=100_000)
 dialogues = llava.make_dialogue_set("train", pick(500, 16), start=200_000)
 instructions = llava.as_chat_set(questions) + dialogues
-test = llava.make_instruct_qa("test", pick(500, 25))
+test = llava.make_instruct_qa("test", pick(300, 25))
 print(len(captions), "caption chats,", len(instructions), "instruction chats,", len(test), "test questions")
 print(captions.conversations[0])
 for turn in dialogues.conversations[0]:
@@ -212,7 +212,7 @@ start = time.perf_counter()
 features = {name: model.cache_features(data.frames) for name, data in
             [("captions", captions), ("instructions", instructions), ("test", test)]}
 print({k: tuple(v.shape) for k, v in features.items()}, f"in {time.perf_counter() - start:.1f} s")
-probe = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[: pick(150, 12)].tolist()
+probe = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[: pick(100, 12)].tolist()
 test_probe = QASet(test.frames[probe], [test.questions[i] for i in probe], [test.answers[i] for i in probe],
                    [test.kinds[i] for i in probe], [test.scenes[i] for i in probe])
 probe_features = features["test"][probe]
@@ -231,7 +231,7 @@ def held_out(m):
 # steps, split in half.
 
 # %%
-ALIGN_STEPS, INSTRUCT_STEPS = pick(200, 3), pick(200, 3)
+ALIGN_STEPS, INSTRUCT_STEPS = pick(150, 3), pick(150, 3)
 EVAL_EVERY = pick(100, 6)  # held-out checks during stage 2
 BATCH = pick(32, 8)
 
