@@ -287,15 +287,11 @@ class FlamingoVLM(VLM):
         """The LM's own weights (not the inserted blocks)."""
         return list(self.lm.parameters())
 
+    trainable_parts = FLAMINGO_PARTS
+
     def set_trainable(self, *parts: str) -> None:
-        """Freeze every part except those named: 'vision_encoder', 'vision_tokenizer', 'lm',
-        'cross_attention'."""
-        unknown = set(parts) - set(FLAMINGO_PARTS)
-        if unknown:
-            raise ValueError(f"unknown parts {sorted(unknown)}; choose from {FLAMINGO_PARTS}")
-        self.requires_grad_(False)
-        for name in parts:
-            getattr(self, name).requires_grad_(True)
+        """As VLM.set_trainable, with the extra part 'cross_attention'."""
+        super().set_trainable(*parts)
         if not self.gated:  # gates stay fixed when they are not used
             for block in self.cross_attention:
                 block.attn_gate.requires_grad_(False)

@@ -149,11 +149,14 @@ class VLM(nn.Module):
         self.vision_tokenizer.standardizer.fit(vision_features.to(self.device))
 
     # ---- training stages ---------------------------------------------------------------
+    trainable_parts: tuple[str, ...] = PARTS_TRAINABLE
+
     def set_trainable(self, *parts: str) -> None:
-        """Freeze every part except those named ('vision_encoder', 'vision_tokenizer', 'lm')."""
-        unknown = set(parts) - set(PARTS_TRAINABLE)
+        """Freeze every part except those named (see `trainable_parts`: 'vision_encoder',
+        'vision_tokenizer', 'lm', plus what a fusion adds)."""
+        unknown = set(parts) - set(self.trainable_parts)
         if unknown:
-            raise ValueError(f"unknown parts {sorted(unknown)}; choose from {PARTS_TRAINABLE}")
+            raise ValueError(f"unknown parts {sorted(unknown)}; choose from {self.trainable_parts}")
         self.requires_grad_(False)
         for name in parts:
             getattr(self, name).requires_grad_(True)
