@@ -324,7 +324,9 @@ def temporal_question(scene: Scene, kind: str, rng: np.random.Generator) -> tupl
         qa = clip_qa(scene, "direction", rng)
         return (qa.question, qa.answer) if qa else None
     events = [e for e in scene.events if e.kind != "bounce" and isolated(scene, e)]
-    phrase = lambda e: f"the {names[e.obj]} {event_value(e.kind, e.detail)}"
+    def phrase(e):
+        return f"the {names[e.obj]} {event_value(e.kind, e.detail)}"
+
     if kind == "first":
         pairs = [(a, b) for a in events for b in events if b.start - a.start >= 0.5]
         if not pairs:
