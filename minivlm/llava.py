@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from .chat import Message
+from .chat import Message, trim_padding
 from .data import (
     CAPTION_PROMPTS,
     NUMBER_WORDS,
@@ -198,13 +198,6 @@ def _standardizer_is_fitted(model: LanguageStreamVLM) -> bool:
     return not (torch.all(s.mean == 0) and torch.all(s.std == 1))
 
 
-def trimmed(batches: Iterator[dict[str, torch.Tensor]]) -> Iterator[dict[str, torch.Tensor]]:
-    """Cut each right-padded batch to its longest row: no compute spent on padding."""
-    for batch in batches:
-        length = int(batch["attention_mask"].sum(1).max())
-        yield {k: (v[:, :length] if k in ("input_ids", "attention_mask", "labels") else v) for k, v in batch.items()}
-
-
 def stage_batches(model: LanguageStreamVLM, data: ChatData, batch_size: int, features: torch.Tensor | None = None,
                   seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
     """Endless shuffled training batches (input_ids, attention_mask, labels (B, L), vision_features
@@ -218,7 +211,7 @@ def stage_batches(model: LanguageStreamVLM, data: ChatData, batch_size: int, fea
     if not _standardizer_is_fitted(model):  # FEASIBILITY pitfall 1: centre the features first
         model.fit_standardizer(features)
     text = model.prepare_chats(data.messages(), num_frames=data.frames.shape[1], media_per_chat=1)
-    return trimmed(random_batches({**text, "vision_features": features}, batch_size, seed))
+    return map(trim_padding, random_batches({**text, "vision_features": features}, batch_size, seed))
 
 
 def _run(model, data, features, steps, lr, batch_size, seed, desc, progress, eval_fn, eval_every, history):
@@ -276,5 +269,4 @@ __all__ = [
     "make_dialogue_set",
     "make_instruct_qa",
     "stage_batches",
-    "trimmed",
 ]
