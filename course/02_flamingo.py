@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from minivlm import fast_mode, interleaved, pick, plot, seed_everything, zoo
+from minivlm.chat import encode_chat, encode_document, pad_batch
 from minivlm.checks import compare, report
 from minivlm.data import WorldConfig, caption
 from minivlm.flamingo import (GatedCrossAttentionBlock, PerceiverResampler, build_flamingo, media_attention_mask,
@@ -62,8 +63,8 @@ print("fast mode:", fast_mode())
 # with stills and clips of the toy world: captions, questions with answers, and **naming episodes**.
 #
 # A naming episode is the few-shot task. Each episode invents its *own* names for three colours and
-# shows them only in the prompt — "this is a *thud*" for every red object, "this is a *two*" for every
-# blue one — then asks about a new image: "this is a …". The names are borrowed words the toy LM
+# shows them only in the prompt — "<image> *thud* ." after every red object, "<image> *two* ." after
+# every blue one — then shows a new image and lets the model name it. The names are borrowed words the toy LM
 # already reads and writes (`interleaved.NAMES`), used with meanings that change from episode to
 # episode: nothing but the prompt says which colour is called what. A model that answers right must
 # have read the examples. Guessing one of the episode's three names gives 1/3.
@@ -116,8 +117,8 @@ for frames in (1, 3, 8):
 # %% [markdown]
 # The package's `PerceiverResampler` is the same idea with pre-norm attention (as in Flamingo and
 # OpenFlamingo) and a switch for the temporal embeddings. Without them, the resampler sees a clip as a
-# *set* of tokens: playing the clip backwards gives exactly the same output — keep this in mind for the
-# ablation in section 8.
+# *set* of tokens: playing the clip backwards gives exactly the same output, and "moves left" could not
+# be told from "moves right".
 
 # %%
 resampler = PerceiverResampler(32, num_latents=4, temporal=False)
@@ -269,8 +270,7 @@ banks = {
     "stills": stills,
     "stills_test": interleaved.still_bank("test", pick(300, 40), one_object),
     "pairs": interleaved.still_bank("train", pick(600, 40), WorldConfig(max_objects=2), start=50_000),
-    "clips": interleaved.clip_bank("train", pick(600, 40), NUM_FRAMES, mover),
-    "clips_test": interleaved.clip_bank("test", pick(200, 20), NUM_FRAMES, mover),
+    "clips": interleaved.clip_bank("train", pick(400, 40), NUM_FRAMES, mover),
 }
 features = {name: model.cache_features(bank.frames) for name, bank in banks.items()}
 standardiser_data = torch.cat([features["stills"].flatten(0, 3), features["clips"].flatten(0, 3)])
@@ -317,7 +317,8 @@ def loss_and_gates(model, batch):
     return model(**batch).loss, model.gate_values()
 
 
-CONFIG = TrainConfig(steps=pick(400, 6), lr=2e-3, desc="Flamingo (frozen LM)")
+# The knob of the budget: full mode is meant to stay within ~3 minutes on 2 CPU cores (3 trainings).
+CONFIG = TrainConfig(steps=pick(120, 6), lr=2e-3, desc="Flamingo (frozen LM)")
 history = train(model, training_batches(), CONFIG, loss_fn=loss_and_gates)
 print(f"trained {CONFIG.steps} steps in {history.seconds:.0f} s; final loss {history.final_loss():.3f}")
 
@@ -340,7 +341,7 @@ b.legend(fontsize=7, ncol=2);
 # ## 7 · The headline: few-shot in-context learning
 #
 # Held-out episodes: new random names for new colour triples, on stills from the **test** split. For
-# each number of shots we ask the model to continue "this is a" after the query image, and count the
+# each number of shots we let the model continue after the query image, and count the
 # answer right when its first token (greedy) is the episode's name for the query's colour. With 0 shots
 # the names are nowhere in the prompt; chance for a guess among the episode's three names is 1/3.
 
@@ -382,9 +383,65 @@ plt.title("in-context learning of made-up names", fontsize=9);
 
 # %% [markdown]
 # Read the curve: 0 shots — the model cannot know the names; with 1 shot only one of the three colours
-# has been named; with more shots every colour has an example and the model can copy the right name.
-# The numbers above are measured on episodes and images it never saw. Let us watch it answer one
-# episode, generating with the KV cache:
+# has been named; with more shots every colour has an example and a model that learns in context can
+# copy the right name. Compare the curve with the dashed line: does it rise above it as shots are added?
+#
+# ### Where in-context learning comes from: the frozen LM
+#
+# Flamingo's blocks can only *look*; each text token sees one image. Matching the query image to the
+# right example and copying that example's name has to happen in the **frozen LM's self-attention**,
+# across the text. Flamingo inherited that skill from Chinchilla, which had learned it from text. So
+# test the toy LM on the same episodes told in words: replace each image by its colour word
+# ("red thud . blue two . red"). Besides its question-answering text, the toy LM was pretrained on
+# 20,000 naming lists in words (`interleaved.naming_text`) — our stand-in for the in-context
+# patterns a real LLM meets in web text.
+
+# %%
+def as_text(doc, bank):
+    """The episode with every <image> replaced by the colour of its object."""
+    words, media = [], iter(doc.media)
+    for word in doc.text.split():
+        words.append(bank.colour(next(media)) if word == "<image>" else word)
+    return " ".join(words)
+
+
+text_curve = {}
+for k, items in held_out.items():
+    b = pad_batch([encode_document(tokenizer, as_text(doc, banks["stills_test"])) for doc, _ in items],
+                  tokenizer.pad_token_id, side="left")
+    with torch.no_grad():
+        logits = plain_lm(**b, position_ids=(b["attention_mask"].cumsum(1) - 1).clamp_min(0)).logits[:, -1]
+    want = torch.tensor(tokenizer.convert_tokens_to_ids([a for _, a in items]))
+    text_curve[k] = (logits.argmax(-1) == want).float().mean().item()
+print(as_text(*held_out[4][0][:1], banks["stills_test"]), "→", held_out[4][0][1])
+print("the frozen toy LM on episodes told in words:", "  ".join(f"{k}-shot {v:.2f}" for k, v in text_curve.items()))
+plt.figure(figsize=(5, 3.2))
+for name, c in {"toy LM, episodes in words": text_curve, "Flamingo, episodes with images": curve["Flamingo (frozen LM)"]}.items():
+    plt.plot(list(c), list(c.values()), marker="o", label=name)
+plt.axhline(1 / 3, color="k", ls="--", lw=1, label="chance")
+plt.xscale("symlog", linthresh=1)
+plt.xticks(SHOTS, [str(k) for k in SHOTS])
+plt.xlabel("shots in the prompt")
+plt.ylabel("accuracy (held-out episodes)")
+plt.legend(fontsize=8)
+plt.title("the same task, told in words or shown in images", fontsize=9);
+
+# %% [markdown]
+# In words, the toy LM *does* learn in context: with no example it cannot know the name, with one
+# example it is right only when the query's colour is the one shown, and from 4 shots — every colour
+# named — it copies the right name almost every time (the numbers above). That is an **induction
+# head** at work (Olsson et al., 2022): find where the current word came before, copy what followed.
+# (It formed only once the toy LM's weights were initialised larger than usual; see `lm.build_lm`.)
+#
+# So the toy LM holds the skill Flamingo needs. What the miniature Flamingo above must still learn is
+# to hand it the image in a form that circuit can match: the `<image>` marker has to look, to the LM,
+# like the colour word. Compare the two curves. In our runs on 2 CPU cores (a few hundred steps, the
+# budget of this notebook), it did **not** learn this: its few-shot curve stays at chance while the
+# same LM, given the words, solves the task. The gates of the later blocks open; the first block's
+# attention gate — the one that would rewrite the marker before the LM's first layer — stays near 0.
+# This is the honest result at toy scale; Flamingo trained for hundreds of thousands of steps on
+# 43 M pages. Let us watch the model answer one episode,
+# generating with the KV cache:
 
 # %%
 doc, answer = held_out[4][0]
@@ -409,7 +466,6 @@ history_unfrozen = train(unfrozen, training_batches(), TrainConfig(steps=CONFIG.
                                                                      desc="Flamingo (LM unfrozen)"), loss_fn=loss_and_gates)
 
 # %%
-from minivlm.chat import encode_chat, pad_batch  # noqa: E402
 
 text_chats = zoo.lm_corpus(pick(150, 10), split="test", start=0)
 text_batch = pad_batch([encode_chat(tokenizer, c[:1], add_generation_prompt=True) for c in text_chats],
@@ -437,43 +493,50 @@ plt.title("text-only ability after multimodal training", fontsize=9);
 # the blocks' feed-forward also runs on text that has no image before it (as in Flamingo). With the LM
 # unfrozen, the same training rewrites the LM for the new documents — compare the bars above.
 #
-# ## 9 · Ablation: temporal embeddings
+# ## 9 · Ablation: the tanh gating
 #
-# The paper ablates its design choices one at a time (Table 3). We take the one that matters for
-# *video*: the resampler's learned temporal embeddings. Without them, a clip is a bag of frames
-# (section 2), so "moves left" and "moves right" — the same frames in the opposite order — cannot be
-# told apart. We train a model without them on the same data and ask held-out clips which way the
-# object moves (4 directions: chance 1/4; knowing only the axis gives 1/2).
+# The paper ablates its design choices one at a time (Table 3, Flamingo-3B): removing the tanh gating
+# lowered the overall score from 70.7 to 66.5, and the paper notes that training was less stable
+# without it. We build the same model with plain residuals (`gated=False`: the blocks' outputs are
+# added at full strength from step 0), train it the same way, and compare the loss on held-out
+# interleaved documents (captions and questions about test stills) at initialisation and after
+# training. (Text with no media at all never enters the blocks, in either model, as in OpenFlamingo.)
 
 # %%
-clip_prompts = [interleaved.Document("<video> " + " ".join(caption(s).split()[:-2]), [i])
-                for i, s in enumerate(banks["clips_test"].scenes)]
-clip_answers = [caption(s).split()[-2] for s in banks["clips_test"].scenes]
-print(clip_prompts[0].text, "→", clip_answers[0])
+held_out_docs = [interleaved.caption_document(banks["stills_test"], eval_rng, 3) for _ in range(pick(128, 8))]
+held_out_batch = interleaved.collate(tokenizer, held_out_docs, features["stills_test"])
 
 
-def direction_accuracy(model):
-    b = interleaved.collate(tokenizer, clip_prompts, features["clips_test"], side="left")
-    logits = model.next_token_logits(b["input_ids"], b["attention_mask"], vision_features=b["vision_features"])
-    return (logits.argmax(-1) == torch.tensor(tokenizer.convert_tokens_to_ids(clip_answers))).float().mean().item()
+def held_out_loss(model):
+    model.eval()
+    with torch.no_grad():
+        return model(**held_out_batch).loss.item()
 
 
-no_time = build_flamingo(encoder, copy.deepcopy(lm), tokenizer, num_latents=8, depth=2, temporal=False)
-no_time.fit_standardizer(standardiser_data)
-history_no_time = train(no_time, training_batches(), TrainConfig(steps=CONFIG.steps, lr=CONFIG.lr,
-                                                                   desc="Flamingo (no temporal emb.)"), loss_fn=loss_and_gates)
-ablation = {
-    "with temporal embeddings": {"direction (clips)": direction_accuracy(model), "4-shot naming (stills)": curve["Flamingo (frozen LM)"][4]},
-    "without": {"direction (clips)": direction_accuracy(no_time), "4-shot naming (stills)": few_shot_accuracy(no_time)[4]},
-}
-print(ablation)
-plot.bars(ablation, chance={"direction (clips)": 1 / 4, "4-shot naming (stills)": 1 / 3})
-plt.title("ablation: the resampler's temporal embeddings (held-out)", fontsize=9);
+ungated = build_flamingo(encoder, copy.deepcopy(lm), tokenizer, num_latents=8, depth=2, gated=False)
+ungated.fit_standardizer(standardiser_data)
+reference.fit_standardizer(standardiser_data)  # gates at 0: the frozen LM, whatever the images
+ablation = {"tanh gating (Flamingo)": {"at initialisation": held_out_loss(reference)},
+            "no gating": {"at initialisation": held_out_loss(ungated)}}
+history_ungated = train(ungated, training_batches(), TrainConfig(steps=CONFIG.steps, lr=CONFIG.lr,
+                                                                  desc="Flamingo (no tanh gating)"), loss_fn=loss_and_gates)
+ablation["tanh gating (Flamingo)"]["after training"] = held_out_loss(model)
+ablation["no gating"]["after training"] = held_out_loss(ungated)
+print("held-out loss on interleaved documents:", ablation)
+fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2))
+plot.bars(ablation, ax=a)
+a.set_ylabel("held-out loss (lower is better)")
+a.set_title("ablation: tanh gating", fontsize=9)
+plot.training_curves({"tanh gating": history, "no gating": history_ungated}, ax=b, smooth=5)
+b.set_title("training loss", fontsize=9);
 
 # %% [markdown]
-# On stills (one frame) the temporal embedding cannot matter, and the naming scores should be alike. On
-# the direction question, the model without it can at best learn the axis of motion (horizontal or
-# vertical), not its sign — the bars above show how far each model got in this short training.
+# With tanh(0) = 0, step 0 *is* the frozen LM reading the text without the images; without gates, the
+# untrained blocks are added at full strength to every token that follows an image. On the development
+# machine (2 CPU cores) the ungated model happened to *start* lower (8.2 vs 11.2: the LM alone finds
+# captions after an image marker odd) but *ended* clearly worse after the same 120 steps (4.8 vs 3.0):
+# the gated model keeps the LM intact and lets the blocks in only as far as they help, the ungated one
+# must first repair what its random blocks did to every layer.
 #
 # ## 10 · Save and load
 #
@@ -499,10 +562,12 @@ with torch.no_grad():
 #   embeddings are what lets it tell a clip from the same clip played backwards.
 # - Gated cross-attention blocks, wrapped around a frozen transformers LM, start as the identity
 #   (tanh(0) = 0: the logits equal the frozen LM's bit for bit) and open their gates as they learn.
-# - Trained only on interleaved documents, the miniature Flamingo learns names that exist only in its
-#   prompt: accuracy rises with the number of shots on held-out episodes (section 7).
+# - Few-shot learning is inherited from the frozen LM: our toy LM learns names in context when the
+#   examples are told in words. Within this notebook's budget, the miniature Flamingo did not learn to
+#   pass the images to that skill, and its few-shot curve stays at chance (section 7): at toy scale
+#   on a CPU, the headline does *not* reproduce, and the text-only curve shows what is missing.
 # - Unfreezing the LM changes its text-only behaviour; freezing it keeps the LM's weights intact
-#   (section 8).
+#   (section 8). Without the tanh gates, the model does not start as the LM (section 9).
 #
 # The cell below prints this run's numbers and its wall time.
 
@@ -511,5 +576,6 @@ print("few-shot accuracy (held-out):")
 for name, c in curve.items():
     print(f"  {name:38s}", "  ".join(f"{k}: {v:.2f}" for k, v in c.items()))
 print("text-only / forgetting:", {k: {m: round(v, 2) for m, v in r.items()} for k, r in forgetting.items()})
-print("temporal ablation:", {k: {m: round(v, 2) for m, v in r.items()} for k, r in ablation.items()})
+print("text-only LM on the same episodes:", {k: round(v, 2) for k, v in text_curve.items()})
+print("gating ablation (held-out loss):", {k: {m: round(v, 3) for m, v in r.items()} for k, r in ablation.items()})
 print(f"wall time of this notebook: {time.perf_counter() - NOTEBOOK_START:.0f} s")

@@ -96,6 +96,13 @@ def encode_chat(tokenizer, messages: Sequence[Message], tokens_per_media: int | 
     return EncodedChat(input_ids, labels)
 
 
+def encode_document(tokenizer, text: str) -> EncodedChat:
+    """Tokenize plain text (no chat template) for language modelling: <bos>, then the text,
+    with a label on every text token — how an LM is pretrained, and how Flamingo reads documents."""
+    ids = [tokenizer.convert_tokens_to_ids(BOS), *tokenizer(text, add_special_tokens=False).input_ids]
+    return EncodedChat(ids, [IGNORE_INDEX, *ids[1:]])
+
+
 def pad_batch(encoded: Sequence[EncodedChat], pad_id: int, side: str = "right",
               max_length: int | None = None) -> dict[str, torch.Tensor]:
     """Stack encoded conversations into tensors (B, L): input_ids, attention_mask, labels.

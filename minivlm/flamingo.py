@@ -183,13 +183,16 @@ class GatedCrossAttentionBlock(nn.Module):
     """GATED XATTN-DENSE: x += tanh(α_attn)·xattn(x, visual); x += tanh(α_dense)·ffw(x).
     Both α start at 0 (`gated=False` drops the tanh gates: plain residuals, for the ablation)."""
 
-    def __init__(self, dim: int, heads: int = 4, ff_mult: int = 4, visual_dim: int | None = None, gated: bool = True):
+    def __init__(self, dim: int, heads: int = 4, ff_mult: int = 4, visual_dim: int | None = None, gated: bool = True,
+                 gate_lr_scale: float = 1.0):
         super().__init__()
         self.attn = MaskedCrossAttention(dim, heads, visual_dim)
         self.ff = feed_forward(dim, ff_mult)
         self.gated = gated
         self.attn_gate = nn.Parameter(torch.zeros(1))
         self.ff_gate = nn.Parameter(torch.zeros(1))
+        for gate in (self.attn_gate, self.ff_gate):
+            gate.lr_scale = gate_lr_scale  # read by minivlm.train
         if not gated:
             self.attn_gate.requires_grad_(False)
             self.ff_gate.requires_grad_(False)
@@ -262,7 +265,8 @@ class FlamingoVLM(VLM):
     """
 
     def __init__(self, vision_encoder: VisionEncoder, vision_tokenizer: nn.Module, lm: nn.Module, tokenizer,
-                 cross_attn_every: int = 1, heads: int = 4, ff_mult: int = 4, gated: bool = True, seed: int = 0):
+                 cross_attn_every: int = 1, heads: int = 4, ff_mult: int = 4, gated: bool = True,
+                 gate_lr_scale: float = 1.0, seed: int = 0):
         super().__init__(vision_encoder, vision_tokenizer, lm, tokenizer)
         if cross_attn_every < 1:
             raise ValueError(f"cross_attn_every must be ≥ 1, got {cross_attn_every}")
@@ -270,13 +274,15 @@ class FlamingoVLM(VLM):
         if any(isinstance(layer, FlamingoLayer) for layer in layers):
             raise ValueError("this LM already has cross-attention layers; give FlamingoVLM a plain LM")
         self.cross_attn_every, self.heads, self.ff_mult, self.gated = cross_attn_every, heads, ff_mult, gated
+        self.gate_lr_scale = gate_lr_scale
         dim = lm.config.hidden_size
         self.context = MediaContext()
         positions = list(range(0, len(layers), cross_attn_every))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.cross_attention = nn.ModuleList(
-                GatedCrossAttentionBlock(dim, heads, ff_mult, gated=gated) for _ in positions)
+                GatedCrossAttentionBlock(dim, heads, ff_mult, gated=gated, gate_lr_scale=gate_lr_scale)
+                for _ in positions)
         for block, i in zip(self.cross_attention, positions):
             layers[i] = FlamingoLayer(layers[i], block, self.context)
         self.requires_grad_(True)
@@ -339,6 +345,9 @@ class FlamingoVLM(VLM):
             if not torch.equal(markers, media_mask.sum(1).cpu()):
                 raise ValueError(f"the texts have {markers.tolist()} media markers but media_mask says "
                                  f"{media_mask.sum(1).tolist()} media")
+        if attention_mask is not None and "position_ids" not in lm_kwargs and not attention_mask[:, 0].all():
+            attention_mask = attention_mask.to(self.device)  # left padding: positions count real tokens only
+            lm_kwargs["position_ids"] = (attention_mask.cumsum(1) - 1).clamp_min(0)
         self.context.set(visual, self.media_index(input_ids) if visual is not None else None)
         try:
             return self.lm(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **lm_kwargs)
@@ -416,7 +425,7 @@ class FlamingoVLM(VLM):
     # ---- save / load -----------------------------------------------------------------------
     def extra_config(self) -> dict:
         return {"cross_attn_every": self.cross_attn_every, "heads": self.heads, "ff_mult": self.ff_mult,
-                "gated": self.gated}
+                "gated": self.gated, "gate_lr_scale": self.gate_lr_scale}
 
     @classmethod
     def _rebuild(cls, encoder, vision_tokenizer, lm, tokenizer, extra: dict) -> "FlamingoVLM":
@@ -425,12 +434,16 @@ class FlamingoVLM(VLM):
 
 def build_flamingo(vision_encoder: VisionEncoder, lm: nn.Module, tokenizer, num_latents: int = 8, depth: int = 2,
                    cross_attn_every: int = 1, heads: int = 4, ff_mult: int = 4, temporal: bool = True,
-                   gated: bool = True, max_frames: int = 16, seed: int = 0) -> FlamingoVLM:
+                   gated: bool = True, gate_lr_scale: float = 10.0, max_frames: int = 16, seed: int = 0) -> FlamingoVLM:
     """A Flamingo from a (frozen) vision encoder and a (frozen) transformers causal LM.
 
     Vision tokenizer: standardise → PerceiverResampler (num_latents tokens per media, `temporal`
     frame embeddings) → Linear to the LM's width. The LM is changed in place: its decoder layers
-    get wrapped (FlamingoLayer); give a copy if you still need the plain LM."""
+    get wrapped (FlamingoLayer); give a copy if you still need the plain LM.
+
+    gate_lr_scale: the gates learn at lr × this. A gate starts at 0 and Adam moves it by about lr
+    per step, so at a toy run's few hundred steps it could hardly open otherwise; Flamingo trained
+    for hundreds of thousands of steps."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         resampler = PerceiverResampler(vision_encoder.width, num_latents, depth, heads, max_frames=max_frames,
@@ -438,7 +451,8 @@ def build_flamingo(vision_encoder: VisionEncoder, lm: nn.Module, tokenizer, num_
         tokenizer_part = VisionTokenizer(vision_encoder.width, Linear(vision_encoder.width, lm.config.hidden_size),
                                          resampler)
     vision_encoder.requires_grad_(False)
-    return FlamingoVLM(vision_encoder, tokenizer_part, lm, tokenizer, cross_attn_every, heads, ff_mult, gated, seed)
+    return FlamingoVLM(vision_encoder, tokenizer_part, lm, tokenizer, cross_attn_every, heads, ff_mult, gated,
+                       gate_lr_scale, seed)
 
 
 __all__ = ["PerceiverResampler", "PerceiverAttention", "MaskedCrossAttention", "GatedCrossAttentionBlock",

@@ -7,7 +7,7 @@ the toy world:
 - captions and questions about several stills or clips in a row:
   "<image> a red circle . <image> question : what colour is the square ? answer : blue ."
 - naming episodes, the few-shot task: each episode gives its own arbitrary label to each colour,
-  shown only in the prompt: "<image> this is a thud . <image> this is a two . <image> this is a"
+  shown only in the prompt: "<image> thud . <image> two . <image> thud . <image>"
   → the label of the last image's colour. Labels are words the toy LM already reads and writes
   (borrowed as made-up names), so the frozen LM can copy them.
 
@@ -25,14 +25,18 @@ import numpy as np
 import torch
 
 from .chat import IGNORE_INDEX
-from .data import (WorldConfig, caption, render, render_still, sample_scene, still_caption, still_qa,
+from .data import (COLOURS, SHAPES, WorldConfig, caption, render, render_still, sample_scene, still_caption, still_qa,
                    uniform_times)
 from .data.world import Scene
 from .lm import BOS, MEDIA_TOKENS
 
 # Borrowed words used as made-up names: the toy LM has learned to read and write each of them.
 NAMES = ("one", "two", "three", "four", "left", "right", "up", "down", "click", "ding", "thud")
-NAMING_PREFIX = "this is a"
+# The wider pool of names in the toy LM's text-only naming lists (its "in-context learning"
+# pretraining); the episodes' NAMES are among them.
+NAME_POOL = (*NAMES, "five", "six", "zero", "top", "bottom", "centre", "side", "wall", "sound", "time",
+             "frame", "scene", "picture", "clip", "word", "detail", "number", "moment", "way", "sentence")
+NAMING_KEYS = (*COLOURS, *SHAPES)
 
 
 @dataclass
@@ -119,8 +123,9 @@ def naming_episode(bank: MediaBank, rng: np.random.Generator, shots: int, ways: 
                    names: Sequence[str] = NAMES, index_by_colour: dict[str, list[int]] | None = None
                    ) -> tuple[Document, str]:
     """A few-shot episode: `ways` colours get random names from `names` (new for each episode);
-    `shots` examples "<image> this is a NAME ." (colours dealt round-robin, shuffled), then the
-    query "<image> this is a" whose answer is the name of the query image's colour.
+    `shots` examples "<image> NAME ." (colours dealt round-robin, shuffled), then the query
+    "<image>" whose answer is the name of the query image's colour. The format is that of the toy
+    LM's text naming lists (`naming_text`) with each colour word replaced by an image.
 
     Returns (prompt document, answer). Training text: prompt.text + f" {answer} ."."""
     by_colour = index_by_colour or colour_index(bank)
@@ -135,9 +140,23 @@ def naming_episode(bank: MediaBank, rng: np.random.Generator, shots: int, ways: 
     parts, media = [], []
     for colour in [*support_colours, query_colour]:
         media.append(int(rng.choice(by_colour[colour])))
-        parts.append(f"<image> {NAMING_PREFIX} {label[colour]} .")
-    parts[-1] = f"<image> {NAMING_PREFIX}"
+        parts.append(f"<image> {label[colour]} .")
+    parts[-1] = "<image>"
     return Document(" ".join(parts), media), label[query_colour]
+
+
+def naming_text(rng: np.random.Generator, max_items: int = 12, keys: Sequence[str] = NAMING_KEYS,
+                names: Sequence[str] = NAME_POOL) -> str:
+    """A naming episode in words, for pretraining the toy LM: "red thud . blue two . red thud ."
+    Each list gives 2–4 keys (colour or shape words) random names; a key's name is predictable
+    only by finding where the key came before and copying what followed — the induction pattern
+    behind in-context learning (Olsson et al., 2022). In the visual episodes an `<image>` marker
+    stands where the key word stands here."""
+    ways = int(rng.integers(2, 5))
+    chosen = [keys[k] for k in rng.choice(len(keys), ways, replace=False)]
+    label = dict(zip(chosen, (names[k] for k in rng.choice(len(names), ways, replace=False))))
+    order = [chosen[int(rng.integers(ways))] for _ in range(int(rng.integers(ways + 1, max_items + 1)))]
+    return " ".join(f"{key} {label[key]} ." for key in order)
 
 
 def colour_index(bank: MediaBank) -> dict[str, list[int]]:
@@ -210,5 +229,5 @@ def mix(iterators: Sequence[Iterator], weights: Sequence[float], seed: int = 0) 
         yield next(iterators[int(rng.choice(len(iterators), p=p))])
 
 
-__all__ = ["NAMES", "Document", "MediaBank", "still_bank", "clip_bank", "caption_document", "naming_episode",
+__all__ = ["NAMES", "NAME_POOL", "naming_text", "Document", "MediaBank", "still_bank", "clip_bank", "caption_document", "naming_episode",
            "colour_index", "complete", "collate", "document_batches", "mix", "media_text"]

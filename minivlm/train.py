@@ -129,10 +129,14 @@ def train(model: nn.Module, batches: Iterable, config: TrainConfig,
     if not params:
         raise ValueError("nothing to train: every parameter is frozen; unfreeze a part first")
     device = next(model.parameters()).device
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
+    # Matrices get weight decay, vectors do not; a parameter with an `lr_scale` attribute (e.g.
+    # Flamingo's gates) learns at lr * lr_scale.
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+    for p in params:
+        groups.setdefault((p.ndim >= 2, float(getattr(p, "lr_scale", 1.0))), []).append(p)
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        [{"params": ps, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": scale}
+         for (decay, scale), ps in groups.items()],
         lr=config.lr, fused=device.type in ("cpu", "cuda"),
     )
     history = history or History()
@@ -146,7 +150,7 @@ def train(model: nn.Module, batches: Iterable, config: TrainConfig,
     for step in bar:
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         batch = to_device(next(iterator), device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             out = loss_fn(model, batch)

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 from transformers.utils import logging as hf_logging
 
-from .chat import encode_chat, pad_batch, trim_padding
+from .chat import encode_chat, encode_document, pad_batch, trim_padding
 from .data import (CAPTION_PROMPTS, CLIP_QA_KINDS, STILL_QA_KINDS, WorldConfig, caption, clip_qa, describe,
                    position_words, sample_scene, still_caption, still_caption_pool, still_qa)
+from .interleaved import naming_text
 from .lm import build_lm, build_tokenizer, load_lm
 from .runtime import cache_dir, default_device, pick
 from .train import TrainConfig, random_batches, train
@@ -73,8 +74,8 @@ def toy_vision_encoder(feature_layer: int = -2, keep_cls: bool = False, frozen: 
 
 
 def lm_recipe() -> dict:
-    return {"hidden": 128, "layers": 4, "heads": 4, "scenes": pick(3000, 100), "steps": pick(2000, 20),
-            "batch_size": pick(16, 8), "lr": 2e-3, "seed": 0}
+    return {"hidden": 128, "layers": 4, "heads": 4, "init_std": 0.08, "scenes": pick(3000, 100),
+            "naming_lists": pick(20000, 50), "steps": pick(3000, 20), "batch_size": pick(32, 8), "lr": 1e-3, "seed": 0}
 
 
 def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000) -> list[list[dict[str, str]]]:
@@ -116,7 +117,9 @@ def still_listing(scene, t: float) -> str:
 
 
 def toy_lm(rebuild: bool = False, progress: bool = True):
-    """(lm, tokenizer): a small Llama pretrained on toy-world text. Loaded with
+    """(lm, tokenizer): a small Llama pretrained on toy-world text — question answering from
+    descriptions (`lm_corpus`) and naming lists (`interleaved.naming_text`), which teach it to
+    copy from its context, as a real LLM can. Loaded with
     `transformers.AutoModelForCausalLM.from_pretrained` from the cache."""
     recipe = lm_recipe()
     tokenizer = build_tokenizer()
@@ -126,9 +129,13 @@ def toy_lm(rebuild: bool = False, progress: bool = True):
     if path.exists() and not rebuild:
         with _quiet_transformers():
             return load_lm(path)
-    lm = build_lm(tokenizer, recipe["hidden"], recipe["layers"], recipe["heads"], seed=recipe["seed"])
+    lm = build_lm(tokenizer, recipe["hidden"], recipe["layers"], recipe["heads"], init_std=recipe["init_std"],
+                  seed=recipe["seed"])
     chats = lm_corpus(recipe["scenes"])
-    data = pad_batch([encode_chat(tokenizer, c) for c in chats], tokenizer.pad_token_id)
+    rng = np.random.default_rng([recipe["seed"], 7])
+    lists = [naming_text(rng) for _ in range(recipe["naming_lists"])]
+    data = pad_batch([*(encode_chat(tokenizer, c) for c in chats), *(encode_document(tokenizer, t) for t in lists)],
+                     tokenizer.pad_token_id)
     device = default_device()
     lm.to(device)
     batches = map(trim_padding, random_batches(data, recipe["batch_size"], seed=recipe["seed"]))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from minivlm.chat import IGNORE_INDEX, encode_chat, format_chat, pad_batch, qa_messages
+from minivlm.chat import IGNORE_INDEX, encode_chat, encode_document, format_chat, pad_batch, qa_messages
 
 CONVERSATION = [
     {"role": "system", "content": "answer in one word ."},
@@ -55,3 +55,9 @@ def test_trim_padding_drops_all_padding_columns(tokenizer):
     wide = {k: torch.nn.functional.pad(v, (0, 5), value=0) for k, v in batch.items()}
     trimmed = trim_padding(wide)
     assert all(torch.equal(trimmed[k], batch[k]) for k in batch)
+
+
+def test_plain_documents_learn_every_token_but_bos(tokenizer):
+    enc = encode_document(tokenizer, "red thud . blue two .")
+    assert enc.input_ids[0] == tokenizer.bos_token_id and len(enc.input_ids) == 7
+    assert enc.labels == [IGNORE_INDEX, *enc.input_ids[1:]]

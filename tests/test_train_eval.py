@@ -90,3 +90,16 @@ def test_exercise_checks_report_right_wrong_and_not_done(capsys):
     out = capsys.readouterr().out
     assert "✅" in out and "❌" in out and "not done yet" in out
     assert difference(torch.zeros(2), torch.zeros(3)).startswith("shape")
+
+
+def test_a_parameter_with_lr_scale_learns_that_much_faster():
+    model = torch.nn.Module()
+    model.slow = torch.nn.Parameter(torch.zeros(1))
+    model.fast = torch.nn.Parameter(torch.zeros(1))
+    model.fast.lr_scale = 10.0
+    batches = iter(lambda: {}, None)
+    train(model, batches, TrainConfig(steps=1, lr=1e-3, warmup_steps=0, progress=False),
+          loss_fn=lambda m, b: -(m.slow + m.fast).sum())
+    # one Adam step moves each parameter by its learning rate
+    torch.testing.assert_close(model.slow.detach(), torch.tensor([1e-3]))
+    torch.testing.assert_close(model.fast.detach(), torch.tensor([1e-2]))
