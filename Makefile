@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# The course's "pretrained" bases: trained once (minutes on a laptop CPU), then loaded in seconds.
+# The course's "pretrained" bases: trained once (about 35 minutes on 2 CPU cores), then loaded in seconds.
 zoo: setup
 	$(PY) -m minivlm.zoo
 

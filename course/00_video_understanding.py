@@ -3,7 +3,8 @@
 #
 # This course rebuilds, in miniature, how large language models learned to watch videos and talk
 # about them — from Flamingo (2022) to LLaVA-OneVision (2024). Every notebook trains real (tiny)
-# models on your machine and reproduces the design choice its paper is known for.
+# models on your machine and measures the design choice its paper is known for — and says so where
+# the toy scale does not reproduce the paper.
 #
 # Before any model, this notebook looks at **the data**:
 #
@@ -245,9 +246,10 @@ for n, e in zip(frame_counts, errors):
     print(f"{n:2d} frames: {e:.3f} s")
 
 # %% [markdown]
-# The error shrinks as frames are added — not smoothly, because events here happen on a 0.5 s
-# grid, and a sampling that happens to land just after the grid points does better than its
-# frame count suggests. Either way, sparse sampling blurs *when*. LITA (notebook
+# The error falls overall as frames are added, but not monotonically: events here happen on a 0.5 s
+# grid, and a sampling whose times land exactly on that grid (4 uniform frames: 0.5, 1.5, … s) beats
+# one with more frames that lands between grid points (8 frames, on the development machine).
+# Either way, sparse sampling blurs *when*. LITA (notebook
 # on temporal localization) and SlowFast tokens are answers to exactly this. Meanwhile, with fps
 # sampling the number of frames — and so of visual tokens — grows with the clip's length:
 

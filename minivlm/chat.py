@@ -98,7 +98,8 @@ def encode_chat(tokenizer, messages: Sequence[Message], tokens_per_media: int | 
 
 def encode_document(tokenizer, text: str) -> EncodedChat:
     """Tokenize plain text (no chat template) for language modelling: <bos>, then the text,
-    with a label on every text token — how an LM is pretrained, and how Flamingo reads documents."""
+    with a label on every text token — how an LM is pretrained (Flamingo's collate then drops
+    the media markers from the labels)."""
     ids = [tokenizer.convert_tokens_to_ids(BOS), *tokenizer(text, add_special_tokens=False).input_ids]
     return EncodedChat(ids, [IGNORE_INDEX, *ids[1:]])
 

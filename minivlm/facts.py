@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .data import COLOURS, DIRECTIONS, NUMBER_WORDS, SHAPES, Scene, seconds
+from .data.text import indefinite_article
 from .data.world import _events_of
 
 RELATIONS = ("count", "object", "absent", "motion", "event", "never", "colour_at", "count_at")
@@ -52,7 +53,7 @@ class Fact:
             n = NUMBER_WORDS.index(self.value)
             return f"there {'is' if n == 1 else 'are'} {self.value} object{'' if n == 1 else 's'} ."
         if self.relation == "object":
-            return f"there is {_a(self.subject)} {self.subject} ."
+            return f"there is {indefinite_article(self.subject)} {self.subject} ."
         if self.relation == "absent":
             return f"there is no {self.subject} ."
         if self.relation == "motion":
@@ -66,10 +67,6 @@ class Fact:
             return " ".join([f"the {self.subject} does not", _BASE_VERBS.get(first, first), *rest]) + " ."
         when = f"at {seconds(self.time)} seconds " if self.time is not None else ""
         return f"{when}the {self.subject} {self.value} ."
-
-
-def _a(phrase: str) -> str:
-    return "an" if phrase[0] in "aeiou" else "a"
 
 
 def event_value(kind: str, detail: str = "") -> str:

@@ -33,7 +33,7 @@ from torch import nn
 from transformers import DynamicCache
 
 from .connectors import Linear
-from .lm import MEDIA_TOKENS
+from .lm import MEDIA_TOKENS, position_ids
 from .parts import register
 from .vlm import PARTS_TRAINABLE, VLM, VisionTokenizer, register_vlm
 from .vision import VisionEncoder
@@ -61,7 +61,6 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
     """Multi-head attention. q (B, L, D), k and v (B, S, D), mask (B, L, S) bool (True = may
     attend) → (B, L, D). Rows whose mask is all False get a zero output."""
     b, L, d = q.shape
-    s = k.shape[1]
     q, k, v = (t.reshape(b, -1, heads, d // heads).transpose(1, 2) for t in (q, k, v))  # (B, H, ·, d_h)
     scores = q @ k.transpose(-1, -2) / math.sqrt(d // heads)  # (B, H, L, S)
     if mask is not None:
@@ -71,7 +70,6 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
     if mask is not None:
         weights = weights * mask.any(-1)[:, None, :, None]
     out = weights @ v  # (B, H, L, d_h)
-    assert out.shape == (b, heads, L, d // heads) and s == k.shape[-2]
     return out.transpose(1, 2).reshape(b, L, d)
 
 
@@ -191,8 +189,7 @@ class GatedCrossAttentionBlock(nn.Module):
         self.gated = gated
         self.attn_gate = nn.Parameter(torch.zeros(1))
         self.ff_gate = nn.Parameter(torch.zeros(1))
-        for gate in (self.attn_gate, self.ff_gate):
-            gate.lr_scale = gate_lr_scale  # read by minivlm.train
+        self.lr_scales = {"attn_gate": gate_lr_scale, "ff_gate": gate_lr_scale}  # read by minivlm.train
         if not gated:
             self.attn_gate.requires_grad_(False)
             self.ff_gate.requires_grad_(False)
@@ -266,7 +263,7 @@ class FlamingoVLM(VLM):
 
     def __init__(self, vision_encoder: VisionEncoder, vision_tokenizer: nn.Module, lm: nn.Module, tokenizer,
                  cross_attn_every: int = 1, heads: int = 4, ff_mult: int = 4, gated: bool = True,
-                 gate_lr_scale: float = 1.0, seed: int = 0):
+                 gate_lr_scale: float = 10.0, seed: int = 0):
         super().__init__(vision_encoder, vision_tokenizer, lm, tokenizer)
         if cross_attn_every < 1:
             raise ValueError(f"cross_attn_every must be ≥ 1, got {cross_attn_every}")
@@ -345,9 +342,10 @@ class FlamingoVLM(VLM):
             if not torch.equal(markers, media_mask.sum(1).cpu()):
                 raise ValueError(f"the texts have {markers.tolist()} media markers but media_mask says "
                                  f"{media_mask.sum(1).tolist()} media")
-        if attention_mask is not None and "position_ids" not in lm_kwargs and not attention_mask[:, 0].all():
-            attention_mask = attention_mask.to(self.device)  # left padding: positions count real tokens only
-            lm_kwargs["position_ids"] = (attention_mask.cumsum(1) - 1).clamp_min(0)
+        if attention_mask is not None:
+            attention_mask = attention_mask.to(self.device)
+            if "position_ids" not in lm_kwargs and not attention_mask[:, 0].all():  # left padding
+                lm_kwargs["position_ids"] = position_ids(attention_mask)
         self.context.set(visual, self.media_index(input_ids) if visual is not None else None)
         try:
             return self.lm(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **lm_kwargs)
@@ -368,8 +366,8 @@ class FlamingoVLM(VLM):
         mask = (attention_mask if attention_mask is not None else torch.ones_like(input_ids)).to(self.device)
         visual = self._visual(input_ids, pixel_values, vision_features)
         index = self.media_index(input_ids)
-        positions = (mask.cumsum(1) - 1).clamp_min(0)
-        cache = DynamicCache(config=self.lm.config)
+        positions = position_ids(mask)
+        cache = DynamicCache()
         step_ids, step_index, step_pos = input_ids, index, positions
         done = torch.zeros(b, dtype=torch.bool, device=self.device)
         new = []

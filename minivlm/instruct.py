@@ -40,7 +40,10 @@ from .data import (
     seconds,
     uniform_times,
 )
+from .chat import trim_padding
+from .data.text import choose, indefinite_article
 from .facts import Fact, counterfactual, event_value, holds, isolated, next_event, read_facts
+from .train import random_batches
 
 INSTRUCTION_KINDS = ("description", "dialogue", "reasoning")
 Message = dict[str, str]
@@ -81,14 +84,6 @@ class InstructionWriter(Protocol):
 
 
 # ---- small helpers ------------------------------------------------------------------------
-def _a(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
-def _choice(rng: np.random.Generator, items: Sequence):
-    return items[int(rng.integers(len(items)))] if len(items) else None
-
-
 def _count_sentence(n: int) -> str:
     return f"there {'is' if n == 1 else 'are'} {NUMBER_WORDS[n]} object{'' if n == 1 else 's'} ."
 
@@ -122,7 +117,7 @@ class TemplateWriter:
     sentence instead ("it moves left ."). `variety`: probability of the second description style.
     """
 
-    def __init__(self, sentence_answers: float = 0.5, variety: float = 0.0, max_turns: int = 3):
+    def __init__(self, sentence_answers: float = 0.5, variety: float = 0.0, max_turns: int = 4):
         self.sentence_answers = sentence_answers
         self.variety = variety
         self.max_turns = max_turns
@@ -140,14 +135,14 @@ class TemplateWriter:
 
     # detailed description -------------------------------------------------------------------
     def description(self, scene: Scene, rng: np.random.Generator) -> Turn:
-        question = _choice(rng, DESCRIPTION_QUESTIONS)
+        question = choose(rng, DESCRIPTION_QUESTIONS)
         facts = [Fact("count", "", NUMBER_WORDS[len(scene.objects)])]
         facts += [Fact("motion", o.name(), o.direction or "still") for o in scene.objects]
         facts += [_event_fact(scene, e) for e in scene.events]
         if rng.random() >= self.variety:
             answer = describe(scene)
         else:  # a second style: a list of the objects, then the events with "first" and "then"
-            names = [f"{_a(o.name())} {o.name()}" for o in scene.objects]
+            names = [f"{indefinite_article(o.name())} {o.name()}" for o in scene.objects]
             listed = names[0] if len(names) == 1 else " , ".join(names[:-1]) + " and " + names[-1]
             parts = [f"the video shows {NUMBER_WORDS[len(names)]} object{'s' if len(names) > 1 else ''} : {listed} ."]
             parts += [f"the {o.name()} " + (f"moves {o.direction} ." if o.direction else "stays still .")
@@ -169,7 +164,7 @@ class TemplateWriter:
         n = len(scene.objects)
         opening = int(rng.integers(3))
         if opening == 0:
-            q = _choice(rng, ["how many objects are there ?", "how many objects do you see ?",
+            q = choose(rng, ["how many objects are there ?", "how many objects do you see ?",
                               "how many shapes does the video show ?"])
             turns.append(Turn(q, self._short(rng, f"{NUMBER_WORDS[n]} .", _count_sentence(n)),
                               (Fact("count", "", NUMBER_WORDS[n]),), "count"))
@@ -178,7 +173,7 @@ class TemplateWriter:
         i = int(rng.integers(n))
         o = scene.objects[i]
         name = o.name()
-        first = _choice(rng, ["what colour is the {s} ?", "which colour does the {s} have ?"]).format(s=o.shape)
+        first = choose(rng, ["what colour is the {s} ?", "which colour does the {s} have ?"]).format(s=o.shape)
         if o.change_time is None:
             turns.append(Turn(first, self._short(rng, f"{o.colour} .", f"the {o.shape} is {o.colour} ."),
                               (Fact("object", name),), "colour"))
@@ -186,12 +181,13 @@ class TemplateWriter:
             turns.append(Turn(first, f"it is {o.colour} , then at {seconds(o.change_time)} seconds it turns {o.new_colour} .",
                               (Fact("object", name), Fact("event", name, f"turns {o.new_colour}", o.change_time)),
                               "colour"))
-        ask = _choice(rng, ["which way does it move ?", "in which direction does it move ?", "where does it move ?"])
+        ask = choose(rng, ["which way does it move ?", "in which direction does it move ?", "where does it move ?",
+                            f"which way does the {name} move first ?"])
         if o.direction:
             turns.append(Turn(ask, self._short(rng, f"{o.direction} .", f"it moves {o.direction} ."),
                               (Fact("motion", name, o.direction),), "direction"))
             stop = [e for e in scene.events if e.obj == i and e.kind == "stop"]
-            q = _choice(rng, ["does it stop ?", "does it stop moving ?"])
+            q = choose(rng, ["does it stop ?", "does it stop moving ?"])
             if stop:
                 turns.append(Turn(q, f"yes , it stops at {seconds(stop[0].start)} seconds .",
                                   (_event_fact(scene, stop[0]),), "stop"))
@@ -203,22 +199,22 @@ class TemplateWriter:
                               (Fact("motion", name, "still"),), "direction"))
         timed = [e for e in scene.events if isolated(scene, e)]
         if timed and rng.random() < 0.5:
-            e = _choice(rng, timed)
+            e = choose(rng, timed)
             turns.append(Turn(f"what happens at {seconds(e.start)} seconds ?",
                               f"the {scene.objects[e.obj].name()} {event_value(e.kind, e.detail)} .",
                               (_event_fact(scene, e),), "when"))
-        return turns[: self.max_turns + 1]
+        return turns[: self.max_turns]
 
     def _presence(self, scene: Scene, rng: np.random.Generator) -> Turn:
-        ask = _choice(rng, ["is there {a} {x} ?", "do you see {a} {x} ?", "does the video show {a} {x} ?"])
+        ask = choose(rng, ["is there {a} {x} ?", "do you see {a} {x} ?", "does the video show {a} {x} ?"])
         if rng.random() < 0.5:
-            name = _choice(rng, scene.objects).name()
-            return Turn(ask.format(a=_a(name), x=name), self._short(rng, "yes .", f"yes , there is {_a(name)} {name} ."),
+            name = choose(rng, scene.objects).name()
+            return Turn(ask.format(a=indefinite_article(name), x=name), self._short(rng, "yes .", f"yes , there is {indefinite_article(name)} {name} ."),
                         (Fact("object", name),), "presence")
         taken = {f"{c} {o.shape}" for o in scene.objects for c in (o.colour, o.new_colour) if c}
         options = [f"{c} {s}" for c in COLOURS for s in SHAPES if f"{c} {s}" not in taken]
-        name = _choice(rng, options)
-        return Turn(ask.format(a=_a(name), x=name), self._short(rng, "no .", f"no , there is no {name} ."),
+        name = choose(rng, options)
+        return Turn(ask.format(a=indefinite_article(name), x=name), self._short(rng, "no .", f"no , there is no {name} ."),
                     (Fact("absent", name),), "presence")
 
     # complex reasoning ------------------------------------------------------------------------
@@ -241,7 +237,7 @@ class TemplateWriter:
                 options.append(Turn(f"why does the {name} change direction at {t} seconds ?",
                                     f"because it bounces off the {e.detail} wall .", fact, "why"))
             elif e.kind == "disappear":
-                q = _choice(rng, [f"why is the {name} not visible after {t} seconds ?",
+                q = choose(rng, [f"why is the {name} not visible after {t} seconds ?",
                                   f"why can we not see the {name} at the end ?"])
                 options.append(Turn(q, f"because it disappears at {t} seconds .", fact, "why"))
             elif e.kind == "stop":
@@ -253,7 +249,7 @@ class TemplateWriter:
             elif e.kind == "appear":
                 options.append(Turn(f"why do we not see the {name} at the start ?",
                                     f"because it appears later , at {t} seconds .", fact, "why"))
-        return _choice(rng, options)
+        return choose(rng, options)
 
     def what_if(self, scene: Scene, rng: np.random.Generator) -> Turn | None:
         options = []
@@ -278,14 +274,14 @@ class TemplateWriter:
                     options.append(Turn(f"if the {name} did not stop , which wall would it bounce off first ?",
                                         f"it would bounce off the {e.detail} wall .", (_event_fact(world, e),),
                                         "what-if", {"obj": i, "stop": None}))
-        return _choice(rng, options)
+        return choose(rng, options)
 
     def order(self, scene: Scene, rng: np.random.Generator) -> Turn | None:
         events = [e for e in scene.events if e.kind != "bounce" and isolated(scene, e)]
         pairs = [(a, b) for a in events for b in events if b.start - a.start >= 0.5]
         if not pairs:
             return None
-        a, b = _choice(rng, pairs)
+        a, b = choose(rng, pairs)
         fa, fb = _event_fact(scene, a, timed=False), _event_fact(scene, b, timed=False)
         phrase = {id(a): f"the {fa.subject} {fa.value}", id(b): f"the {fb.subject} {fb.value}"}
         style = int(rng.integers(3))
@@ -300,7 +296,7 @@ class TemplateWriter:
             answer = f"yes , {phrase[id(a)]} first ." if x is a else f"no , {phrase[id(a)]} first ."
             return Turn(q, answer, (_event_fact(scene, a), _event_fact(scene, b)), "order")
         starts = [e for e in events if next_event(events, e) is not None]
-        a = _choice(rng, starts)
+        a = choose(rng, starts)
         b = next_event(events, a)
         fa, fb = _event_fact(scene, a, timed=False), _event_fact(scene, b, timed=False)
         return Turn(f"what happens after the {fa.subject} {fa.value} ?",
@@ -470,19 +466,13 @@ def instruction_batches(model, conversations: Sequence[Sequence[Message]], featu
     features (features (N_clips, 1, T, P, D); `owner[k]` is conversation k's clip). Every batch
     is padded only to its own longest conversation, which saves much compute when a few long
     descriptions sit among short dialogues."""
-    from .chat import encode_chat, pad_batch
-
     if len(conversations) != len(owner):
         raise ValueError(f"{len(conversations)} conversations but {len(owner)} owners")
-    n = model.tokens_per_media(features.shape[2])
-    encoded = [encode_chat(model.tokenizer, c, n) for c in conversations]
-    owner_t = torch.as_tensor(list(owner))
-    g = torch.Generator().manual_seed(seed)
-    size = min(batch_size, len(encoded))
-    while True:
-        order = torch.randperm(len(encoded), generator=g)
-        for i in range(0, len(order) - size + 1, size):
-            idx = order[i:i + size]
-            batch = pad_batch([encoded[j] for j in idx.tolist()], model.tokenizer.pad_token_id)
-            batch["vision_features"] = features[owner_t[idx]]
-            yield batch
+    text = model.prepare_chats(conversations, num_frames=features.shape[2], media_per_chat=1)
+
+    def with_features(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        batch = trim_padding(batch)
+        batch["vision_features"] = features[batch.pop("clip")]
+        return batch
+
+    return map(with_features, random_batches({**text, "clip": torch.as_tensor(list(owner))}, batch_size, seed))

@@ -24,11 +24,11 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from .chat import IGNORE_INDEX
+from .chat import IGNORE_INDEX, count_placeholders, encode_document, pad_batch
 from .data import (COLOURS, SHAPES, WorldConfig, caption, render, render_still, sample_scene, still_caption, still_qa,
                    uniform_times)
 from .data.world import Scene
-from .lm import BOS, MEDIA_TOKENS
+from .lm import MEDIA_TOKENS
 
 # Borrowed words used as made-up names: the toy LM has learned to read and write each of them.
 NAMES = ("one", "two", "three", "four", "left", "right", "up", "down", "click", "ding", "thud")
@@ -47,7 +47,7 @@ class Document:
     media: list[int]
 
     def __post_init__(self) -> None:
-        markers = sum(self.text.split().count(t) for t in MEDIA_TOKENS)
+        markers = count_placeholders(self.text)
         if markers != len(self.media):
             raise ValueError(f"the document has {markers} media markers but {len(self.media)} media indices: "
                              f"{self.text[:80]!r}")
@@ -186,31 +186,20 @@ def collate(tokenizer, docs: Sequence[Document], features: torch.Tensor, side: s
     if features.ndim != 5 or features.shape[1] != 1:
         raise ValueError(f"features must be cached vision features (N, 1, T, P, D), got {tuple(features.shape)}")
     marker_ids = set(tokenizer.convert_tokens_to_ids(list(MEDIA_TOKENS)))
-    bos = tokenizer.convert_tokens_to_ids(BOS)
-    rows = [[bos, *tokenizer(d.text, add_special_tokens=False).input_ids] for d in docs]
-    for d, ids in zip(docs, rows):
-        if sum(i in marker_ids for i in ids) != len(d.media):
+    encoded = [encode_document(tokenizer, d.text) for d in docs]
+    for d, enc in zip(docs, encoded):
+        if sum(i in marker_ids for i in enc.input_ids) != len(d.media):
             raise ValueError(f"tokenizing {d.text[:60]!r} gave a different number of markers than media")
-    length, num_media = max(map(len, rows)), max(1, max(len(d.media) for d in docs))
-    b = len(docs)
-    input_ids = torch.full((b, length), tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full((b, length), IGNORE_INDEX, dtype=torch.long)
-    attention = torch.zeros((b, length), dtype=torch.long)
-    vision = torch.zeros((b, num_media, *features.shape[2:]), dtype=features.dtype)
-    media_mask = torch.zeros((b, num_media), dtype=torch.bool)
-    for r, (d, ids) in enumerate(zip(docs, rows)):
-        cols = slice(0, len(ids)) if side == "right" else slice(length - len(ids), length)
-        t = torch.tensor(ids)
-        input_ids[r, cols] = t
-        attention[r, cols] = 1
-        learn = torch.tensor([i not in marker_ids for i in ids])
-        learn[0] = False  # <bos> is never predicted
-        labels[r, cols] = torch.where(learn, t, torch.full_like(t, IGNORE_INDEX))
+        enc.labels[:] = [IGNORE_INDEX if i in marker_ids else label for i, label in zip(enc.input_ids, enc.labels)]
+    batch = pad_batch(encoded, tokenizer.pad_token_id, side=side)
+    num_media = max(1, max(len(d.media) for d in docs))
+    vision = torch.zeros((len(docs), num_media, *features.shape[2:]), dtype=features.dtype)
+    media_mask = torch.zeros((len(docs), num_media), dtype=torch.bool)
+    for r, d in enumerate(docs):
         if d.media:
             vision[r, : len(d.media)] = features[d.media, 0]
             media_mask[r, : len(d.media)] = True
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels,
-            "vision_features": vision, "media_mask": media_mask}
+    return {**batch, "vision_features": vision, "media_mask": media_mask}
 
 
 def document_batches(make_document: Callable[[np.random.Generator], Document], tokenizer, features: torch.Tensor,

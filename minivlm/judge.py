@@ -166,8 +166,10 @@ class RuleJudge:
 
     def qa(self, answer: str, reference: str, question: str = "", scene: Scene | None = None) -> Verdict:
         """Video-LLaVA-style open QA: yes when the answer's meaning words equal the reference's
-        and it states nothing false; score = 5 × F1 of the meaning words."""
-        got, want = content_words(answer), content_words(reference)
+        and it states nothing false; score = 5 × F1 of the meaning words. Words the question
+        already says ("the cross" in "what colour is the cross ?") are not counted."""
+        want = content_words(reference)
+        got = content_words(answer) - (content_words(question) - want)
         f1 = _f1(got, want)
         false = []
         if scene is not None:
@@ -180,7 +182,8 @@ class RuleJudge:
                     scene: Scene | None = None) -> Verdict:
         """Both answers right and saying the same thing: agreement × mean QA score."""
         v1, v2 = self.qa(answer, reference, question, scene), self.qa(answer2, reference, question, scene)
-        agree = _f1(content_words(answer), content_words(answer2))
+        asked = content_words(question) - content_words(reference)
+        agree = _f1(content_words(answer) - asked, content_words(answer2) - asked)
         return Verdict(agree * (v1.score + v2.score) / 2, v1.correct and v2.correct and agree == 1.0,
                        f"agreement {agree:.2f}; scores {v1.score:.1f} and {v2.score:.1f}")
 

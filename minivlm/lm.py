@@ -78,6 +78,12 @@ def build_lm(tokenizer: PreTrainedTokenizerFast, hidden_size: int = 128, num_lay
         return LlamaForCausalLM(config)
 
 
+def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position of each token counting real tokens only, so a left-padded prompt gets the same
+    positions as the prompt alone (padding sits at 0). (B, L) → (B, L) long."""
+    return (attention_mask.long().cumsum(1) - 1).clamp_min(0)
+
+
 class ModelNotAvailable(OSError):
     """A named model could not be loaded (offline, or no such name); the message says what to do."""
 

@@ -110,6 +110,25 @@ def bars(results: dict[str, dict[str, float]], chance: dict[str, float] | None =
                 ax.hlines(chance[m], x[i] - width / 2, x[i] + width * (len(models) - 0.5), colors="k", linestyles="--", lw=1)
     ax.set_xticks(x + width * (len(models) - 1) / 2, metrics)
     ax.set_ylabel(ylabel)
+    if all(v <= 1 for r in results.values() for v in r.values()):
+        ax.set_ylim(0, 1.05)  # accuracies; other values (losses, scores) keep matplotlib's range
+    ax.legend(fontsize=8)
+    return ax
+
+
+def shot_curves(curves: dict[str, dict[int, float]], chance: float | None = None, ax=None):
+    """Accuracy against the number of in-context examples, one line per model (log-spaced shots)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    shots = sorted({k for c in curves.values() for k in c})
+    for name, c in curves.items():
+        ax.plot(list(c), list(c.values()), marker="o", label=name)
+    if chance is not None:
+        ax.axhline(chance, color="k", ls="--", lw=1, label="chance")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xticks(shots, [str(k) for k in shots])
+    ax.set_xlabel("shots in the prompt")
+    ax.set_ylabel("accuracy (held-out episodes)")
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8)
     return ax

@@ -129,11 +129,13 @@ def train(model: nn.Module, batches: Iterable, config: TrainConfig,
     if not params:
         raise ValueError("nothing to train: every parameter is frozen; unfreeze a part first")
     device = next(model.parameters()).device
-    # Matrices get weight decay, vectors do not; a parameter with an `lr_scale` attribute (e.g.
-    # Flamingo's gates) learns at lr * lr_scale.
+    # Matrices get weight decay, vectors do not. A module may name some of its own parameters in
+    # a `lr_scales` dict (e.g. Flamingo's gates); those learn at lr * scale.
+    scale_of = {id(getattr(m, name)): scale for m in model.modules()
+                for name, scale in getattr(m, "lr_scales", {}).items()}
     groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
     for p in params:
-        groups.setdefault((p.ndim >= 2, float(getattr(p, "lr_scale", 1.0))), []).append(p)
+        groups.setdefault((p.ndim >= 2, float(scale_of.get(id(p), 1.0))), []).append(p)
     optimizer = torch.optim.AdamW(
         [{"params": ps, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": scale}
          for (decay, scale), ps in groups.items()],

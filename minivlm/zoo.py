@@ -79,7 +79,8 @@ def lm_recipe() -> dict:
 
 
 def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000) -> list[list[dict[str, str]]]:
-    """Text-only chats: a description (or caption) of a scene, a question, its answer.
+    """Text-only chats: a scene's description and a question (or a frame listed in words and a
+    question or a caption request), then the answer. (`toy_lm` adds the naming lists.)
 
     This is the toy LM's 'pretraining': it learns the world's language and to answer from
     what its context says — what a pretrained LLM brings to a VLM."""

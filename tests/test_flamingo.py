@@ -192,7 +192,7 @@ def test_save_load_round_trip_gives_identical_logits(parts, tokenizer, clips, tm
     model.save_pretrained(tmp_path)
     loaded = VLM.from_pretrained(tmp_path)
     assert type(loaded) is FlamingoVLM and loaded.gate_values() == model.gate_values()
-    assert all(block.attn_gate.lr_scale == block.ff_gate.lr_scale == 4.0 for block in loaded.cross_attention)
+    assert all(block.lr_scales == {"attn_gate": 4.0, "ff_gate": 4.0} for block in loaded.cross_attention)
     assert torch.equal(model(**batch).logits, loaded(**batch).logits)
 
 

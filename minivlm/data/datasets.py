@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,8 +169,8 @@ def still_caption_pool(n: int, config: WorldConfig | None = None, split: str = "
     frames, texts = [], []
     for k in range(start, start + n):
         scene = sample_scene(split, k, config)
-        start, end = scene.visible_span(0)  # a moment when at least one object is in view
-        t = float(np.random.default_rng([k, 11]).uniform(start, end))
+        lo, hi = scene.visible_span(0)  # a moment when at least one object is in view
+        t = float(np.random.default_rng([k, 11]).uniform(lo, hi))
         frames.append(render_still(scene, t, size=size))
         texts.append(still_caption(scene, t))
     return np.stack(frames), texts
@@ -179,7 +182,21 @@ def sample_folder(n: int = 36, root: str | Path | None = None) -> Path:
     from ..runtime import cache_dir
 
     root = Path(root) if root is not None else cache_dir().parent / "sample_clips"
-    ann = root / "annotations.jsonl"
-    if not ann.exists() or sum(1 for _ in open(ann)) != n:
-        write_clip_folder(root, "val", n)
+
+    def complete(folder: Path) -> bool:
+        ann = folder / "annotations.jsonl"
+        return ann.exists() and ann.read_text().count("\n") == n
+
+    if complete(root):
+        return root
+    # Write elsewhere, then rename: another process (parallel tests) never reads a half-written folder.
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}-"))
+    write_clip_folder(tmp, "val", n)
+    if root.exists() and not complete(root):
+        shutil.rmtree(root, ignore_errors=True)
+    try:
+        os.replace(tmp, root)
+    except OSError:  # another process put a complete folder there first
+        shutil.rmtree(tmp, ignore_errors=True)
     return root

@@ -7,6 +7,7 @@ word-level tokenizer round-trips it exactly. Every answer is computed from the s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def _article(name: str) -> str:
     return f"the {name}"
 
 
-def _a(word: str) -> str:
+def indefinite_article(word: str) -> str:
     """The indefinite article for a word: 'an orange', 'a red'."""
     return "an" if word[0] in "aeiou" else "a"
 
@@ -58,13 +59,13 @@ def caption(scene: Scene) -> str:
     parts = []
     for o in scene.objects:
         how = f"moves {o.direction}" if o.direction else "stays still"
-        parts.append(f"{_a(o.colour)} {o.name()} {how}")
+        parts.append(f"{indefinite_article(o.colour)} {o.name()} {how}")
     return " , ".join(parts) + " ."
 
 
 def still_caption(scene: Scene, t: float = 0.0) -> str:
     """What a single frame at time t shows: the visible objects with their colour then."""
-    names = [f"{_a(scene.colour_at(i, t))} {scene.colour_at(i, t)} {o.shape}" for i, o in enumerate(scene.objects) if scene.visible(i, t)]
+    names = [f"{indefinite_article(scene.colour_at(i, t))} {scene.colour_at(i, t)} {o.shape}" for i, o in enumerate(scene.objects) if scene.visible(i, t)]
     if not names:
         return "an empty scene ."
     return " and ".join(names) + " ."
@@ -88,8 +89,9 @@ def describe(scene: Scene) -> str:
     return " ".join(out)
 
 
-def _pick(rng: np.random.Generator, items: list):
-    return items[int(rng.integers(len(items)))] if items else None
+def choose(rng: np.random.Generator, items: Sequence):
+    """One item, uniformly (None for no items)."""
+    return items[int(rng.integers(len(items)))] if len(items) else None
 
 
 def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
@@ -97,21 +99,21 @@ def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
     has nothing to ask of that kind (e.g. no events for 'order')."""
     objs = list(enumerate(scene.objects))
     if kind == "colour":
-        pick = _pick(rng, [o for _, o in objs if o.change_time is None])
+        pick = choose(rng, [o for _, o in objs if o.change_time is None])
         return pick and QA(kind, f"what colour is the {pick.shape} ?", pick.colour)
     if kind == "shape":
-        o = _pick(rng, [o for _, o in objs])
+        o = choose(rng, [o for _, o in objs])
         return QA(kind, f"what shape is the {o.colour} object ?", o.shape)
     if kind == "count":
         return QA(kind, "how many objects are there ?", NUMBER_WORDS[len(objs)])
     if kind == "direction":
         movers = [o for _, o in objs if o.direction and o.appear == 0 and (o.stop is None or o.stop >= 1.0)]
-        o = _pick(rng, movers)
+        o = choose(rng, movers)
         return o and QA(kind, f"which way does the {o.name()} move first ?", o.direction)
     if kind == "order":
         events = [e for e in scene.events if e.kind in VERBS]
         pairs = [(a, b) for a in events for b in events if a.obj != b.obj and b.start - a.start >= 0.5]
-        pair = _pick(rng, pairs)
+        pair = choose(rng, pairs)
         if pair is None:
             return None
         a, b = pair
@@ -119,7 +121,7 @@ def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
         first, second = (phrase[0], phrase[1]) if rng.random() < 0.5 else (phrase[1], phrase[0])
         return QA(kind, f"what happens first , {first} or {second} ?", phrase[0])
     if kind == "when":
-        i, o = _pick(rng, objs)
+        i, o = choose(rng, objs)
         start, end = scene.visible_span(i)
         return QA(kind, f"when is the {o.name()} visible ?", f"from {seconds(start)} to {seconds(end)} seconds",
                   span=(start, end))
@@ -127,7 +129,7 @@ def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
         if not scene.events:
             return None
         first = SOUND_OF_EVENT[scene.events[0].kind]
-        return QA(kind, "what is the first sound ?", f"{_a(first)} {first}")
+        return QA(kind, "what is the first sound ?", f"{indefinite_article(first)} {first}")
     raise ValueError(f"unknown clip question kind {kind!r}; use one of {CLIP_QA_KINDS}")
 
 
@@ -143,7 +145,7 @@ def still_qa(scene: Scene, t: float, kind: str, rng: np.random.Generator) -> QA 
     visible = [i for i in range(len(scene.objects)) if scene.visible(i, t)]
     if not visible:
         return QA("count", "how many objects are there ?", "zero") if kind == "count" else None
-    i = _pick(rng, visible)
+    i = choose(rng, visible)
     o, colour = scene.objects[i], scene.colour_at(i, t)
     if kind == "colour":
         return QA(kind, f"what colour is the {o.shape} ?", colour)
