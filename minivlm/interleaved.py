@@ -6,8 +6,11 @@ the toy world:
 
 - captions and questions about several stills or clips in a row:
   "<image> a red circle . <image> question : what colour is the square ? answer : blue ."
-- naming episodes, the few-shot task: each episode gives its own arbitrary label to each colour,
-  shown only in the prompt: "<image> thud . <image> two . <image> thud . <image>"
+- attribute episodes, the few-shot task: the examples show *which* attribute of an image to say
+  (its colour, its shape or where it is), and only the examples say it:
+  "<image> circle . <image> square . <image>" → the query image's shape;
+- naming episodes, a harder few-shot task: each episode gives its own arbitrary label to each
+  colour, shown only in the prompt: "<image> thud . <image> two . <image> thud . <image>"
   → the label of the last image's colour. Labels are words the toy LM already reads and writes
   (borrowed as made-up names), so the frozen LM can copy them.
 
@@ -25,8 +28,8 @@ import numpy as np
 import torch
 
 from .chat import IGNORE_INDEX, count_placeholders, encode_document, pad_batch
-from .data import (COLOURS, SHAPES, WorldConfig, caption, render, render_still, sample_scene, still_caption, still_qa,
-                   uniform_times)
+from .data import (COLOURS, SHAPES, WorldConfig, caption, position_words, render, render_still, sample_scene,
+                   still_caption, still_qa, uniform_times)
 from .data.world import Scene
 from .lm import MEDIA_TOKENS
 
@@ -37,6 +40,8 @@ NAMES = ("one", "two", "three", "four", "left", "right", "up", "down", "click", 
 NAME_POOL = (*NAMES, "five", "six", "zero", "top", "bottom", "centre", "side", "wall", "sound", "time",
              "frame", "scene", "picture", "clip", "word", "detail", "number", "moment", "way", "sentence")
 NAMING_KEYS = (*COLOURS, *SHAPES)
+# What an attribute episode can ask about a still's (first) object.
+ATTRIBUTES = ("colour", "shape", "position")
 
 
 @dataclass
@@ -71,8 +76,20 @@ class MediaBank:
 
     def colour(self, i: int) -> str:
         """Colour of the first object (single-object stills: the colour)."""
+        return self.attribute(i, "colour")
+
+    def attribute(self, i: int, name: str) -> str:
+        """The first object's colour, shape or position ('top left', 'centre', …) in media i."""
+        scene = self.scenes[i]
         t = self.times[i] if self.times is not None else 0.0
-        return self.scenes[i].colour_at(0, t)
+        if name == "colour":
+            return scene.colour_at(0, t)
+        if name == "shape":
+            return scene.objects[0].shape
+        if name == "position":
+            x, y = scene.position(0, t)
+            return position_words(float(x), float(y))
+        raise ValueError(f"unknown attribute {name!r}; use one of {ATTRIBUTES}")
 
 
 def still_bank(split: str, n: int, config: WorldConfig | None = None, start: int = 0) -> MediaBank:
@@ -117,6 +134,22 @@ def caption_document(bank: MediaBank, rng: np.random.Generator, num_media: int =
     for i in items:
         parts.append(f"{bank.marker} {media_text(bank, i, rng, p_question)}")
     return Document(" ".join(parts), items)
+
+
+def attribute_episode(bank: MediaBank, rng: np.random.Generator, shots: int, attribute: str | None = None
+                      ) -> tuple[Document, str]:
+    """A few-shot episode whose task is set only by its examples: `shots` stills, each followed by
+    one attribute of its object (the same attribute for the whole episode: colour, shape or
+    position; random unless given), then a query still "<image>" whose answer is that attribute.
+    With 0 shots nothing says which attribute is wanted.
+
+    Returns (prompt document, answer). Training text: prompt.text + f" {answer} ."."""
+    if shots + 1 > len(bank):
+        raise ValueError(f"a {shots}-shot episode needs {shots + 1} different stills; the bank has {len(bank)}")
+    attribute = attribute or ATTRIBUTES[int(rng.integers(len(ATTRIBUTES)))]
+    media = [int(i) for i in rng.choice(len(bank), shots + 1, replace=False)]
+    parts = [f"<image> {bank.attribute(i, attribute)} ." for i in media[:-1]] + ["<image>"]
+    return Document(" ".join(parts), media), bank.attribute(media[-1], attribute)
 
 
 def naming_episode(bank: MediaBank, rng: np.random.Generator, shots: int, ways: int = 3,
@@ -218,5 +251,6 @@ def mix(iterators: Sequence[Iterator], weights: Sequence[float], seed: int = 0) 
         yield next(iterators[int(rng.choice(len(iterators), p=p))])
 
 
-__all__ = ["NAMES", "NAME_POOL", "naming_text", "Document", "MediaBank", "still_bank", "clip_bank", "caption_document", "naming_episode",
+__all__ = ["NAMES", "NAME_POOL", "ATTRIBUTES", "naming_text", "Document", "MediaBank", "still_bank", "clip_bank",
+           "caption_document", "attribute_episode", "naming_episode",
            "colour_index", "complete", "collate", "document_batches", "mix", "media_text"]

@@ -148,6 +148,29 @@ def test_naming_episode_answer_is_the_name_shown_for_that_colour(bank):
         assert doc.text.endswith(". <image>")
 
 
+def test_attribute_episode_asks_one_attribute_of_every_still(bank, tokenizer):
+    rng = np.random.default_rng(4)
+    for attribute in il.ATTRIBUTES:
+        doc, answer = il.attribute_episode(bank, rng, shots=5, attribute=attribute)
+        shown = [part.split(" ", 1)[1] for part in doc.text.split(" . ")[:-1]]
+        assert shown == [bank.attribute(i, attribute) for i in doc.media[:-1]]
+        assert answer == bank.attribute(doc.media[-1], attribute) and len(set(doc.media)) == 6
+        assert doc.text.endswith(". <image>")
+        assert tokenizer.unk_token_id not in tokenizer(il.complete(doc, answer).text).input_ids
+    doc, _ = il.attribute_episode(bank, rng, shots=0)
+    assert doc.text == "<image>" and len(doc.media) == 1
+    asked = set()
+    for _ in range(30):  # without `attribute`, episodes ask each attribute
+        doc, _ = il.attribute_episode(bank, rng, shots=1)
+        shown = doc.text.split(" . ")[0].split(" ", 1)[1]
+        asked |= {a for a in il.ATTRIBUTES if bank.attribute(doc.media[0], a) == shown}
+    assert asked == set(il.ATTRIBUTES)
+    with pytest.raises(ValueError, match="unknown attribute"):
+        bank.attribute(0, "size")
+    with pytest.raises(ValueError, match="different stills"):
+        il.attribute_episode(bank, rng, shots=len(bank))
+
+
 def test_mismatched_media_is_a_clear_error(parts, tokenizer, bank):
     encoder, lm = parts
     model = build_flamingo(encoder, lm, tokenizer)
