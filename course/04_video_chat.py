@@ -148,10 +148,8 @@ vocabulary = build_tokenizer()
 
 
 def check_template():
-    from minivlm.checks import _call
-
     for scene_ in data.sample_scenes("val", 60):
-        turn = _call(my_colour_at_end, scene_)
+        turn = my_colour_at_end(scene_)
         anyone = any(scene_.visible(i, scene_.duration - 0.01) for i in range(len(scene_.objects)))
         if (turn is None) == anyone:
             return f"scene {scene_.seed}: returned {turn!r}, but an object {'is' if anyone else 'is not'} visible at the end"
