@@ -316,8 +316,9 @@ print("identical to the frozen LM:", torch.equal(flamingo_logits, lm_logits))
 # ## 6 · Training on interleaved documents
 #
 # One batch is drawn from one of four document kinds: attribute episodes and naming episodes
-# (1–8 shots each), captions/QA over two-object stills, and captions over clips. The loss is next-token prediction on every
-# text token (Flamingo's objective; media markers excluded). The training loop logs every gate.
+# (1–8 shots each), captions/QA over two-object stills, and captions over clips. The loss is
+# next-token prediction on every text token (Flamingo's objective; media markers excluded). The
+# training loop logs every gate.
 
 # %%
 by_colour = interleaved.colour_index(stills)
