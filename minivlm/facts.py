@@ -17,11 +17,10 @@ import re
 from dataclasses import dataclass, replace
 
 from .data import COLOURS, DIRECTIONS, NUMBER_WORDS, SHAPES, Scene, seconds
-from .data.text import indefinite_article
-from .data.world import _events_of
+from .data.text import event_words, indefinite_article
+from .data.world import scene_events
 
 RELATIONS = ("count", "object", "absent", "motion", "event", "never", "colour_at", "count_at")
-EVENT_WORDS = {"appear": "appears", "disappear": "disappears", "stop": "stops"}
 WALLS = ("left", "right", "top", "bottom")
 _BASE_VERBS = {"appears": "appear", "disappears": "disappear", "stops": "stop", "bounces": "bounce", "turns": "turn"}
 
@@ -69,15 +68,6 @@ class Fact:
         return f"{when}the {self.subject} {self.value} ."
 
 
-def event_value(kind: str, detail: str = "") -> str:
-    """The words an event is told with: 'stops', 'bounces off the left wall', 'turns blue'."""
-    if kind == "bounce":
-        return f"bounces off the {detail} wall"
-    if kind == "change":
-        return f"turns {detail}"
-    return EVENT_WORDS.get(kind, f"{kind}s")
-
-
 def object_index(scene: Scene, name: str) -> int | None:
     """Index of the object called `name` ('red circle'), or None."""
     names = [o.name() for o in scene.objects]
@@ -89,7 +79,7 @@ def scene_facts(scene: Scene) -> list[Fact]:
     facts = [Fact("count", "", NUMBER_WORDS[len(scene.objects)])]
     facts += [Fact("object", o.name()) for o in scene.objects]
     facts += [Fact("motion", o.name(), o.direction or "still") for o in scene.objects]
-    facts += [Fact("event", scene.objects[e.obj].name(), event_value(e.kind, e.detail), e.start)
+    facts += [Fact("event", scene.objects[e.obj].name(), event_words(e.kind, e.detail), e.start)
               for e in scene.events]
     return facts
 
@@ -116,9 +106,9 @@ def holds(fact: Fact, scene: Scene, tolerance: float = 0.5) -> bool:
     if fact.relation == "colour_at":
         return fact.time is not None and scene.colour_at(i, fact.time) == fact.value
     if fact.relation == "never":
-        return not any(e.obj == i and event_value(e.kind, e.detail).startswith(fact.value) for e in scene.events)
+        return not any(e.obj == i and event_words(e.kind, e.detail).startswith(fact.value) for e in scene.events)
     for e in scene.events:  # event
-        same = e.obj == i and event_value(e.kind, e.detail) == fact.value
+        same = e.obj == i and event_words(e.kind, e.detail) == fact.value
         if same and (fact.time is None or abs(fact.time - e.start) <= tolerance + 1e-9):
             return True
     return False
@@ -130,7 +120,7 @@ def counterfactual(scene: Scene, obj: int, **changes) -> Scene:
     objects = list(scene.objects)
     objects[obj] = replace(objects[obj], **changes)
     changed = replace(scene, objects=tuple(objects))
-    return replace(changed, events=_events_of(changed))
+    return replace(changed, events=scene_events(changed))
 
 
 def isolated(scene: Scene, event, gap: float = 0.3) -> bool:

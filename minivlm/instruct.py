@@ -41,8 +41,8 @@ from .data import (
     uniform_times,
 )
 from .chat import trim_padding
-from .data.text import choose, indefinite_article
-from .facts import Fact, counterfactual, event_value, holds, isolated, next_event, read_facts
+from .data.text import choose, event_phrase, event_words, indefinite_article
+from .facts import Fact, counterfactual, holds, isolated, next_event, read_facts
 from .train import random_batches
 
 INSTRUCTION_KINDS = ("description", "dialogue", "reasoning")
@@ -89,7 +89,7 @@ def _count_sentence(n: int) -> str:
 
 
 def _event_fact(scene: Scene, e, timed: bool = True) -> Fact:
-    return Fact("event", scene.objects[e.obj].name(), event_value(e.kind, e.detail), e.start if timed else None)
+    return Fact("event", scene.objects[e.obj].name(), event_words(e.kind, e.detail), e.start if timed else None)
 
 
 def _base(value: str) -> str:
@@ -150,7 +150,7 @@ class TemplateWriter:
             for k, e in enumerate(scene.events):
                 lead = "first , " if k == 0 else "then , "
                 parts.append(f"{lead}at {seconds(e.start)} seconds the {scene.objects[e.obj].name()} "
-                             f"{event_value(e.kind, e.detail)} .")
+                             f"{event_words(e.kind, e.detail)} .")
             answer = " ".join(parts)
         return Turn(question, answer, tuple(facts), "description")
 
@@ -201,7 +201,7 @@ class TemplateWriter:
         if timed and rng.random() < 0.5:
             e = choose(rng, timed)
             turns.append(Turn(f"what happens at {seconds(e.start)} seconds ?",
-                              f"the {scene.objects[e.obj].name()} {event_value(e.kind, e.detail)} .",
+                              f"{event_phrase(scene, e)} .",
                               (_event_fact(scene, e),), "when"))
         return turns[: self.max_turns]
 

@@ -28,7 +28,8 @@ from typing import Protocol
 import numpy as np
 
 from .data import COLOURS, DIRECTIONS, NUMBER_WORDS, SHAPES, Scene, clip_qa, describe
-from .facts import WALLS, Fact, event_value, holds, isolated, next_event, read_facts, same_claim
+from .data.text import event_phrase, event_words
+from .facts import WALLS, Fact, holds, isolated, next_event, read_facts, same_claim
 
 CRITERIA = ("correctness", "detail", "context", "temporal", "consistency")
 JUDGE_CRITERIA = (*CRITERIA, "qa")
@@ -191,7 +192,7 @@ class RuleJudge:
 def _true_time(fact: Fact, scene: Scene, tolerance: float) -> float:
     """When the event a (true) fact names really happened: the closest matching event."""
     names = [o.name() for o in scene.objects]
-    best = [e.start for e in scene.events if names[e.obj] == fact.subject and event_value(e.kind, e.detail) == fact.value]
+    best = [e.start for e in scene.events if names[e.obj] == fact.subject and event_words(e.kind, e.detail) == fact.value]
     if fact.time is not None:
         best.sort(key=lambda t: abs(t - fact.time))
     return best[0] if best else float("nan")
@@ -322,13 +323,12 @@ class BenchItem:
 def temporal_question(scene: Scene, kind: str, rng: np.random.Generator) -> tuple[str, str] | None:
     """A question about time: 'direction' (which way it moves first — only the order of frames
     tells), 'first' (which of two events comes first), 'after' (what happens next)."""
-    names = [o.name() for o in scene.objects]
     if kind == "direction":
         qa = clip_qa(scene, "direction", rng)
         return (qa.question, qa.answer) if qa else None
     events = [e for e in scene.events if e.kind != "bounce" and isolated(scene, e)]
     def phrase(e):
-        return f"the {names[e.obj]} {event_value(e.kind, e.detail)}"
+        return event_phrase(scene, e)
 
     if kind == "first":
         pairs = [(a, b) for a in events for b in events if b.start - a.start >= 0.5]

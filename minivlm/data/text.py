@@ -24,7 +24,10 @@ CAPTION_PROMPTS = (
     "tell me what the image shows .",
     "what do you see ?",
 )
-VERBS = {"appear": "appears", "disappear": "disappears", "stop": "stops", "change": "changes colour"}
+# The one wording of each event, used by descriptions, questions, instructions, facts and the judge.
+EVENT_VERBS = {"appear": "appears", "disappear": "disappears", "stop": "stops"}
+# Events that can be ordered in a question (a bounce is too frequent to name one).
+ORDERABLE_EVENTS = ("appear", "disappear", "stop", "change")
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,25 @@ def seconds(t: float) -> str:
     return f"{t:.1f}"
 
 
-def _article(name: str) -> str:
-    return f"the {name}"
-
-
 def indefinite_article(word: str) -> str:
     """The indefinite article for a word: 'an orange', 'a red'."""
     return "an" if word[0] in "aeiou" else "a"
+
+
+def event_words(kind: str, detail: str = "") -> str:
+    """The words an event is told with: 'appears', 'stops', 'bounces off the left wall', 'turns blue'."""
+    if kind == "bounce":
+        return f"bounces off the {detail} wall"
+    if kind == "change":
+        return f"turns {detail}"
+    if kind not in EVENT_VERBS:
+        raise ValueError(f"unknown event kind {kind!r}; use one of {(*EVENT_VERBS, 'bounce', 'change')}")
+    return EVENT_VERBS[kind]
+
+
+def event_phrase(scene: Scene, event) -> str:
+    """An event as a clause: 'the red circle turns blue' (objects named by their first colour)."""
+    return f"the {scene.objects[event.obj].name()} {event_words(event.kind, event.detail)}"
 
 
 def caption(scene: Scene) -> str:
@@ -77,15 +92,7 @@ def describe(scene: Scene) -> str:
     out = [f"there {'is' if n == 1 else 'are'} {NUMBER_WORDS[n]} object{'s' if n > 1 else ''} ."]
     for o in scene.objects:
         out.append(f"the {o.name()} " + (f"moves {o.direction} ." if o.direction else "stays still ."))
-    for e in scene.events:
-        name = _article(scene.objects[e.obj].name())
-        when = f"at {seconds(e.start)} seconds"
-        if e.kind == "bounce":
-            out.append(f"{when} {name} bounces off the {e.detail} wall .")
-        elif e.kind == "change":
-            out.append(f"{when} {name} turns {e.detail} .")
-        else:
-            out.append(f"{when} {name} {VERBS[e.kind]} .")
+    out += [f"at {seconds(e.start)} seconds {event_phrase(scene, e)} ." for e in scene.events]
     return " ".join(out)
 
 
@@ -111,13 +118,13 @@ def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
         o = choose(rng, movers)
         return o and QA(kind, f"which way does the {o.name()} move first ?", o.direction)
     if kind == "order":
-        events = [e for e in scene.events if e.kind in VERBS]
+        events = [e for e in scene.events if e.kind in ORDERABLE_EVENTS]
         pairs = [(a, b) for a in events for b in events if a.obj != b.obj and b.start - a.start >= 0.5]
         pair = choose(rng, pairs)
         if pair is None:
             return None
         a, b = pair
-        phrase = [f"the {scene.objects[e.obj].name()} {VERBS[e.kind]}" for e in (a, b)]
+        phrase = [event_phrase(scene, e) for e in (a, b)]
         first, second = (phrase[0], phrase[1]) if rng.random() < 0.5 else (phrase[1], phrase[0])
         return QA(kind, f"what happens first , {first} or {second} ?", phrase[0])
     if kind == "when":
@@ -178,6 +185,13 @@ direction fast slow faster slower earlier later long short big small large large
 detailed details summary summarize count number total i you we he she my your our their user
 assistant system think reason because therefore so if would what-if true false correct wrong
 let us sure here's okay ok thanks thank hello hi caption describe in one sentence words word
+using single phrase briefly brief short long full whole part parts kind kinds type types
+voice voices says said speak speaks spoke speech spoken talk talks listen listening hearing loud quiet
+noise noises tone tones rising falling click clicks thud ding beep buzz hum whistle silence silent
+starts ends begin begins began ending span spans period interval timestamp timestamps
+grid cell cells row rows column columns corner corners upper lower resolution crop crops patch patches
+tile tiles high low view views overview zoom
+human gpt bot model response input output instruction instructions query reply replies
 """.split()
 
 

@@ -9,7 +9,6 @@ different splits use disjoint seed streams.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -37,7 +36,7 @@ SOUND_OF_EVENT: dict[str, str] = {
     "stop": "thud",
     "change": "ding",
 }
-TIME_GRID = 0.5  # seconds: sampled event times lie on this grid, so answers are exact
+EVENT_MARGIN = 0.25  # seconds: events keep this far from each other's bounds and the clip's ends
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class WorldConfig:
     width: int = 64
     fps: int = 8
     duration: float = 4.0
+    durations: tuple[float, float] | None = None  # if set, each clip's duration is drawn from this range
     min_objects: int = 1
     max_objects: int = 3
     shapes: tuple[str, ...] = SHAPES
@@ -69,6 +69,8 @@ class WorldConfig:
                 f"max_objects={self.max_objects} is too many: objects get distinct shapes and "
                 f"colours, so use at most {min(len(self.shapes), len(self.colours) - 1)}"
             )
+        if self.durations is not None and not 1.0 <= self.durations[0] <= self.durations[1]:
+            raise ValueError(f"durations must be (low, high) seconds with 1 <= low <= high, got {self.durations}")
         unknown = set(self.shapes) - set(SHAPES) | set(self.colours) - set(COLOURS)
         if unknown:
             raise ValueError(f"unknown shapes/colours {sorted(unknown)}; known: {SHAPES}, {tuple(COLOURS)}")
@@ -201,11 +203,13 @@ def _bounces(scene: Scene, i: int) -> list[Event]:
     return events
 
 
-def _grid_time(rng: np.random.Generator, lo: float, hi: float) -> float | None:
-    """A time on the TIME_GRID strictly inside (lo, hi), or None if there is none."""
-    steps = np.arange(math.floor(lo / TIME_GRID) + 1, math.ceil(hi / TIME_GRID)) * TIME_GRID
-    steps = steps[(steps > lo) & (steps < hi)]
-    return float(rng.choice(steps)) if len(steps) else None
+def _event_time(rng: np.random.Generator, lo: float, hi: float, margin: float = EVENT_MARGIN) -> float | None:
+    """A continuous time in [lo + margin, hi - margin] (to 0.01 s), or None if that is empty.
+
+    Continuous, not on a grid: a model that localizes events must read them from the frames,
+    not snap them to a few values the world allows."""
+    lo, hi = lo + margin, hi - margin
+    return round(float(rng.uniform(lo, hi)), 2) if hi > lo else None
 
 
 def scene_rng(split: str, index: int, seed: int = 0) -> np.random.Generator:
@@ -223,7 +227,7 @@ def sample_scene(split: str, index: int, config: WorldConfig | None = None) -> S
     shapes = rng.choice(cfg.shapes, size=n, replace=False)
     colours = list(rng.choice(cfg.colours, size=len(cfg.colours), replace=False))
     spare_colours = colours[n:]  # colour changes pick from these, so every colour names one object
-    dur = cfg.duration
+    dur = cfg.duration if cfg.durations is None else round(float(rng.uniform(*cfg.durations)), 2)
     objects = []
     for j in range(n):
         radius = float(rng.uniform(*cfg.radius))
@@ -239,16 +243,16 @@ def sample_scene(split: str, index: int, config: WorldConfig | None = None) -> S
             dx, dy = DIRECTIONS[direction]
             side = float(rng.uniform(-0.25, 0.25)) * speed  # a little drift across the main axis
             vx, vy = dx * speed + (side if dx == 0 else 0.0), dy * speed + (side if dy == 0 else 0.0)
-        appear = _grid_time(rng, 0.0, dur / 2) if rng.random() < cfg.p_appear else None
+        appear = _event_time(rng, 0.0, dur / 2) if rng.random() < cfg.p_appear else None
         appear = appear or 0.0
-        disappear = _grid_time(rng, max(appear + 1.0, dur / 2), dur) if rng.random() < cfg.p_disappear else None
+        disappear = _event_time(rng, max(appear + 1.0, dur / 2), dur) if rng.random() < cfg.p_disappear else None
         end = disappear if disappear is not None else dur
         stop = None
         if direction is not None and rng.random() < cfg.p_stop:
-            stop = _grid_time(rng, appear + TIME_GRID, end)
+            stop = _event_time(rng, appear + EVENT_MARGIN, end)
         change_time, new_colour = None, None
         if spare_colours and rng.random() < cfg.p_change:
-            change_time = _grid_time(rng, appear, end)
+            change_time = _event_time(rng, appear, end)
             if change_time is not None:
                 new_colour = str(spare_colours.pop())
         objects.append(
@@ -266,10 +270,11 @@ def sample_scene(split: str, index: int, config: WorldConfig | None = None) -> S
         objects=tuple(objects), background=tuple(background), duration=dur, fps=cfg.fps,
         height=cfg.height, width=cfg.width, seed=int(rng.integers(0, 2**31 - 1)),
     )
-    return replace(scene, events=_events_of(scene))
+    return replace(scene, events=scene_events(scene))
 
 
-def _events_of(scene: Scene) -> tuple[Event, ...]:
+def scene_events(scene: Scene) -> tuple[Event, ...]:
+    """Every event of a scene's objects (appear, disappear, stop, change, bounce), in time order."""
     events: list[Event] = []
     for i, o in enumerate(scene.objects):
         if o.appear > 0:
