@@ -8,10 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .parts import register
 
-
-@register
 class Linear(nn.Module):
     """LLaVA's projector: one linear map per token."""
 
@@ -24,7 +21,6 @@ class Linear(nn.Module):
         return self.proj(x)
 
 
-@register
 class MLP(nn.Module):
     """LLaVA-1.5's projector: Linear → GELU → Linear, per token."""
 
@@ -36,3 +32,13 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (…, in_dim) → (…, out_dim)"""
         return self.net(x)
+
+
+CONNECTORS = {"linear": Linear, "mlp": MLP}
+
+
+def build_connector(name: str, in_dim: int, out_dim: int) -> nn.Module:
+    """'linear' (LLaVA) or 'mlp' (LLaVA-1.5): (…, in_dim) → (…, out_dim)."""
+    if name not in CONNECTORS:
+        raise ValueError(f"unknown connector {name!r}; use one of {sorted(CONNECTORS)}")
+    return CONNECTORS[name](in_dim, out_dim)

@@ -91,3 +91,17 @@ def linear_probe(train_x, train_y, test_x, test_y, steps: int = 300, lr: float =
         opt.step()
     with torch.no_grad():
         return (head(xte).argmax(1) == test_y).float().mean().item()
+
+
+def evaluate(model, samples: Sequence, batch_size: int = 64, max_new_tokens: int = 8) -> dict[str, float]:
+    """Exact-match accuracy per kind (and 'all') of the model's greedy answers to one-question
+    samples (`minivlm.samples.Sample`): each sample's question with its media, against its answer."""
+    prompts = []
+    for s in samples:
+        turns = s.prompt().messages
+        if turns is None or len(turns) != 1:
+            raise ValueError("evaluate takes one-question samples (one user turn, then the answer)")
+        prompts.append(turns[0]["content"])
+    predictions = model.answer([list(s.media) for s in samples], prompts, batch_size=batch_size,
+                               max_new_tokens=max_new_tokens)
+    return accuracy_by_kind(predictions, [s.answer for s in samples], [s.kind for s in samples])

@@ -28,7 +28,6 @@ from .data import (
     CAPTION_PROMPTS,
     NUMBER_WORDS,
     QA,
-    QASet,
     Scene,
     WorldConfig,
     position_words,
@@ -39,7 +38,13 @@ from .data import (
 )
 from .eval import accuracy_by_kind
 from .train import History, TrainConfig, random_batches, train
+from .config import VLMConfig
 from .vlm import LanguageStreamVLM
+
+# LLaVA: a linear projector on the penultimate layer's patch tokens (no CLS); LLaVA-1.5: a 2-layer MLP.
+LLAVA = VLMConfig(name="llava", connector="linear", feature_layer=-2, keep_cls=False)
+LLAVA_15 = LLAVA.replace(name="llava-1.5", connector="mlp")
+PRESETS = {"llava": LLAVA, "llava-1.5": LLAVA_15}
 
 # Brief-description instructions, one drawn per caption (LLaVA drew from a list of 11).
 # Still questions, with "binding" for colour/shape questions that must pick one of several objects.

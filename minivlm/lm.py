@@ -14,7 +14,6 @@ import torch
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from .data.text import vocabulary_words
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 ROLE_TOKENS = ("<system>", "<user>", "<assistant>")
@@ -39,6 +38,8 @@ def build_tokenizer(corpus: Iterable[str] = (), num_time_tokens: int = NUM_TIME_
     words become <unk>. Special tokens: pad/unk/bos/eos, roles, <image> <video> <audio>, and
     time tokens.
     """
+    from .data.text import vocabulary_words  # here, not at the top: the data layer imports this module
+
     words = set(vocabulary_words())
     splitter = pre_tokenizers.Split(Regex(r"\d+\.\d+|\w+|[^\w\s]"), behavior="isolated")
     for text in corpus:

@@ -2,6 +2,7 @@
 
 Input is always frame tokens (B, T, P, D) — T frames of P patch tokens — and output a token
 sequence (B, N, D). `num_tokens(T, P)` says N, so prompts can hold exactly N slots.
+`REDUCERS` names them for `VLMConfig.reducer`; `build_reducer(name, dim, **args)` builds one.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .parts import register
+from .resampler import PerceiverResampler
 
 
-@register
 class ConcatFrames(nn.Module):
     """Keep every token: the frames' patch tokens one after another (N = T * P)."""
 
@@ -33,7 +33,6 @@ def _check_frames(x: torch.Tensor) -> None:
                          f"got shape {tuple(x.shape)}")
 
 
-@register
 class SpatioTemporalPool(nn.Module):
     """Video-ChatGPT's spatio-temporal pooling (Maaz et al., 2023).
 
@@ -55,7 +54,6 @@ class SpatioTemporalPool(nn.Module):
         return num_frames + num_patches
 
 
-@register
 class ValleyTemporal(nn.Module):
     """Valley's temporal modelling module, the transformer variant (Luo et al., 2023, "v3").
 
@@ -69,15 +67,13 @@ class ValleyTemporal(nn.Module):
     """
 
     def __init__(self, dim: int, num_heads: int = 4, max_frames: int = 64, dropout: float = 0.0,
-                 time_init_std: float = 0.1, seed: int = 0):
+                 time_init_std: float = 0.1):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim={dim} must be divisible by num_heads={num_heads}")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.time_embedding = nn.Parameter(torch.randn(max_frames, dim) * time_init_std)
-            self.encoder = nn.TransformerEncoderLayer(dim, num_heads, dim_feedforward=2 * dim, dropout=dropout,
-                                                      activation="gelu", batch_first=True, norm_first=True)
+        self.time_embedding = nn.Parameter(torch.randn(max_frames, dim) * time_init_std)
+        self.encoder = nn.TransformerEncoderLayer(dim, num_heads, dim_feedforward=2 * dim, dropout=dropout,
+                                                  activation="gelu", batch_first=True, norm_first=True)
         self.max_frames = max_frames
 
     def temporal(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,3 +92,20 @@ class ValleyTemporal(nn.Module):
 
     def num_tokens(self, num_frames: int, num_patches: int) -> int:
         return num_patches + num_frames
+
+
+REDUCERS = {
+    "concat": lambda dim, **args: ConcatFrames(**args),  # LLaVA: every token
+    "spatio_temporal": lambda dim, **args: SpatioTemporalPool(**args),  # Video-ChatGPT (notebook 04)
+    "valley": ValleyTemporal,  # Valley's temporal module (notebook 04)
+    "perceiver": PerceiverResampler,  # Flamingo (notebook 02)
+}
+
+
+def build_reducer(name: str, dim: int, max_frames: int = 16, **args) -> nn.Module:
+    """A reducer by name (see REDUCERS) for features of width `dim`."""
+    if name not in REDUCERS:
+        raise ValueError(f"unknown reducer {name!r}; use one of {sorted(REDUCERS)}")
+    if name in ("valley", "perceiver"):
+        args = {"max_frames": max_frames, **args}
+    return REDUCERS[name](dim, **args)

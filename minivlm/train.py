@@ -1,9 +1,9 @@
 """One training loop for every stage: which parts train is decided by `requires_grad`.
 
-`train(model, batches, loss_fn, config)` runs AdamW with linear warmup and cosine decay,
+`train(model, batches, config, loss_fn)` runs AdamW with linear warmup and cosine decay,
 gradient clipping, bf16 autocast on CUDA, a tqdm progress bar, and returns a `History` for
-plots. A stage = which parameters are trainable + which data: freeze parts first
-(`freeze`, `unfreeze`, or `VLM.set_trainable`), then call `train`.
+plots. Which parts of a model train, on what data and at what learning rates, is a stage
+(`minivlm.stages`), which calls this loop.
 """
 
 from __future__ import annotations
@@ -115,27 +115,31 @@ def lr_at(step: int, config: TrainConfig) -> float:
 
 def train(model: nn.Module, batches: Iterable, config: TrainConfig,
           loss_fn: Callable[[nn.Module, Any], torch.Tensor | tuple[torch.Tensor, dict]] = default_loss,
-          parameters: Iterable[nn.Parameter] | None = None,
+          parameters: Iterable[nn.Parameter] | Iterable[dict] | None = None,
           eval_fn: Callable[[nn.Module], dict[str, float]] | None = None, eval_every: int | None = None,
           history: History | None = None) -> History:
     """Train the parameters that require grad (or `parameters`) for `config.steps` steps.
 
     batches: an iterable of batches (dicts of tensors are moved to the model's device);
     loss_fn(model, batch) returns the loss, or (loss, {name: value}) to log extra values;
+    parameters: parameters, or groups {'params': [...], 'lr_scale': s} that learn at lr · s
+    (`minivlm.stages` builds them from a stage's per-part learning rates);
     eval_fn(model) is called every `eval_every` steps and at the end, its values logged.
     """
     seed_everything(config.seed)
-    params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
+    given = list(parameters) if parameters is not None else [{"params": list(model.parameters())}]
+    if given and not isinstance(given[0], dict):
+        given = [{"params": given}]
+    device = next(model.parameters()).device
+    # Matrices get weight decay, vectors do not.
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+    for group in given:
+        for p in group["params"]:
+            if p.requires_grad:
+                groups.setdefault((p.ndim >= 2, float(group.get("lr_scale", 1.0))), []).append(p)
+    params = [p for ps in groups.values() for p in ps]
     if not params:
         raise ValueError("nothing to train: every parameter is frozen; unfreeze a part first")
-    device = next(model.parameters()).device
-    # Matrices get weight decay, vectors do not. A module may name some of its own parameters in
-    # a `lr_scales` dict (e.g. Flamingo's gates); those learn at lr * scale.
-    scale_of = {id(getattr(m, name)): scale for m in model.modules()
-                for name, scale in getattr(m, "lr_scales", {}).items()}
-    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
-    for p in params:
-        groups.setdefault((p.ndim >= 2, float(scale_of.get(id(p), 1.0))), []).append(p)
     optimizer = torch.optim.AdamW(
         [{"params": ps, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": scale}
          for (decay, scale), ps in groups.items()],

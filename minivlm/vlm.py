@@ -1,22 +1,29 @@
 """The vision-language model family, in open_flamingo's four parts:
 
-    pixels ─► vision encoder ─► vision tokenizer ─► fusion ─► language model ─► text
-              (CLIP ViT)        (reducer+connector)
+    media ─► encoder ─► tokenizer ──────────────► fusion ─► language model ─► text
+             (CLIP ViT) (standardise, reduce,      (language stream: spliced into the input;
+                         connect)                   cross-attention: read by gated layers)
 
-`VLM` holds the parts and what every fusion shares (media → visual tokens, freezing,
-save/load). `LanguageStreamVLM` is the LLaVA family: visual tokens are written into the LM's
-input embeddings at placeholder slots. Flamingo's cross-attention fusion is a sibling subclass
-(minivlm.flamingo).
+`VLM` owns the model's life — media → tokens, forward, generate (through the LM's own
+transformers `generate`, with its KV cache), chat, batched answers, which parts train, LoRA,
+save/load. A fusion family says only how the tokens reach the LM:
 
-Media shapes: pixel_values (B, M, T, 3, H, W) — M media per sample, T frames each (T = 1 for
-an image); vision_features (B, M, T, P, D) — the encoder's output, cacheable when it is frozen.
+- `LanguageStreamVLM` (LLaVA and the video chat models): each placeholder in the prompt is
+  expanded to its item's tokens, which are written into the LM's input embeddings;
+- `CrossAttentionVLM` (Flamingo): each placeholder stays one token; gated cross-attention
+  layers, wrapped around the frozen LM's decoder layers, let the text after it read its tokens.
+
+Models are built from one `VLMConfig` (`minivlm.build("llava-1.5")`), media come as `Media`
+records (one per placeholder, in order) and batches from `minivlm.samples.collate`:
+input_ids, attention_mask, labels (B, L) and media — one list of records per row.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import copy
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -25,23 +32,30 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 from transformers.generation.streamers import BaseStreamer
 
-from . import connectors as _connectors  # noqa: F401  (registers parts)
-from . import reducers
-from .chat import IGNORE_INDEX, Message, encode_chat, pad_batch
-from .lm import EOS, MEDIA_TOKENS
-from .parts import build_part, part_spec, register
+from .chat import Message
+from .config import VLMConfig
+from .connectors import build_connector
+from .cross_attention import (CrossAttentionLayer, GatedCrossAttentionBlock, MediaContext, decoder_layers,
+                              media_attention_mask, media_index)
+from .lm import EOS, MEDIA_TOKENS, position_ids
+from .lora import add_lora, lora_parameters, merge_lora, set_lora_scale
+from .media import Media, MediaMismatchError, as_media, placeholders
+from .reducers import build_reducer
+from .runtime import seeded
+from .samples import Sample, collate
 from .vision import VisionEncoder, create_clip
 
-PARTS_TRAINABLE = ("vision_encoder", "vision_tokenizer", "lm")
+
+class ModalityError(ValueError):
+    """A media item of a kind the model has no encoder for."""
 
 
-@register
 class FeatureStandardizer(nn.Module):
     """Per-channel standardisation of vision features with fixed statistics.
 
     Features of a small encoder are dominated by a component every image shares (background,
     position embeddings); subtracting the per-channel mean makes what differs visible to the LM.
-    Identity until `fit` is called; the statistics are saved with the model.
+    Identity until `fit` is called (`VLM.fit_standardizer`); the statistics are saved with the model.
     """
 
     def __init__(self, dim: int):
@@ -60,17 +74,16 @@ class FeatureStandardizer(nn.Module):
         return (x - self.mean) / self.std
 
 
-@register
 class VisionTokenizer(nn.Module):
     """Vision features → tokens for the LM: standardise, reduce, connect.
 
     forward: features (B, T, P, D_vision) → tokens (B, N, D_lm), N = num_tokens(T, P).
     """
 
-    def __init__(self, vision_dim: int, connector: nn.Module, reducer: nn.Module | None = None):
+    def __init__(self, vision_dim: int, connector: nn.Module, reducer: nn.Module, standardize: bool = True):
         super().__init__()
-        self.standardizer = FeatureStandardizer(vision_dim)
-        self.reducer = reducer if reducer is not None else reducers.ConcatFrames()
+        self.standardizer = FeatureStandardizer(vision_dim) if standardize else nn.Identity()
+        self.reducer = reducer
         self.connector = connector
 
     def num_tokens(self, num_frames: int, num_patches: int) -> int:
@@ -80,97 +93,179 @@ class VisionTokenizer(nn.Module):
         return self.connector(self.reducer(self.standardizer(features)))
 
 
-class VLM(nn.Module):
-    """What every fusion shares: the parts, media → visual tokens, freezing, save/load."""
+class _CallbackStreamer(BaseStreamer):
+    """Hands each new token's text to `on_token` as transformers' generate produces it."""
 
-    def __init__(self, vision_encoder: VisionEncoder, vision_tokenizer: nn.Module, lm: nn.Module, tokenizer):
+    def __init__(self, model: VLM, on_token: Callable[[str], None]):
+        self.model, self.on_token, self.first = model, on_token, True
+
+    def put(self, value):
+        if self.first:  # generate() first hands over the prompt (empty with inputs_embeds)
+            self.first = False
+            return
+        for i in value.reshape(-1).tolist():
+            if i != self.model.eos_token_id:
+                self.on_token(self.model.tokenizer.decode([i], skip_special_tokens=False))
+
+    def end(self):
+        pass
+
+
+MediaBatch = Sequence[Sequence[Media]]
+
+
+class VLM(nn.Module):
+    """What every fusion shares: media → tokens, forward, generate, chat, answer, training
+    parts, LoRA, save/load. Subclasses implement `_fused` (how tokens reach the LM) and
+    `placeholder_length` (how many prompt slots one item takes)."""
+
+    fusion = ""
+
+    def __init__(self, config: VLMConfig, vision_encoder: VisionEncoder, lm: nn.Module, tokenizer):
         super().__init__()
-        self.vision_encoder = vision_encoder
-        self.vision_tokenizer = vision_tokenizer
-        self.lm = lm
+        if config.fusion != self.fusion:
+            raise ValueError(f"a {config.fusion} config builds a {FAMILIES[config.fusion].__name__}, "
+                             f"not a {type(self).__name__}; use minivlm.build(config)")
+        self.config = config
+        # The model owns copies: building or training it never changes the modules handed in.
+        self.vision_encoder = copy.deepcopy(vision_encoder)
+        self.lm = copy.deepcopy(lm)
         self.tokenizer = tokenizer
+        dim = vision_encoder.width
+        with seeded(config.seed):
+            reducer = build_reducer(config.reducer, dim, config.max_frames, **config.reducer_args)
+            connector = build_connector(config.connector, dim, self.lm.config.hidden_size)
+            self.vision_tokenizer = VisionTokenizer(dim, connector, reducer, config.standardize)
+        if config.lora is not None:
+            with seeded(config.seed + 1):
+                add_lora(self.lm, config.lora)
         self.media_token_ids = tokenizer.convert_tokens_to_ids(list(MEDIA_TOKENS))
         self.eos_token_id = tokenizer.convert_tokens_to_ids(EOS)
+        self.requires_grad_(False)  # nothing trains until a stage names it (minivlm.stages)
+        self.eval()  # `minivlm.train.train` switches to training mode and back
 
     @property
     def device(self) -> torch.device:
         return next(self.lm.parameters()).device
 
-    # ---- media -------------------------------------------------------------------------
-    def tokens_per_media(self, num_frames: int = 1) -> int:
-        """How many visual tokens one image (num_frames=1) or clip becomes."""
-        return self.vision_tokenizer.num_tokens(num_frames, self.vision_encoder.num_patches)
-
-    def pixels(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """uint8 frames (B, M, T, H, W, 3) → pixel_values (B, M, T, 3, S, S)."""
-        return self.vision_encoder.preprocess(frames)
-
-    def extract_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """pixel_values (B, M, T, 3, H, W) → vision features (B, M, T, P, D).
-        Runs without gradients when the encoder is frozen."""
-        if pixel_values.ndim != 6:
-            raise ValueError(
-                f"pixel_values must be (B, M, T, 3, H, W) — batch, media per sample, frames — got "
-                f"shape {tuple(pixel_values.shape)}; for one image use shape (1, 1, 1, 3, H, W)"
+    # ---- media ---------------------------------------------------------------------------
+    def _vision_parts(self, item: Media) -> tuple[VisionEncoder, VisionTokenizer]:
+        if item.modality not in ("image", "video"):
+            raise ModalityError(
+                f"the model {self.config.name!r} has no {item.modality} encoder; give it images or videos, "
+                "or build a preset that takes audio"
             )
-        b, m, t = pixel_values.shape[:3]
-        needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.vision_encoder.parameters())
-        with torch.set_grad_enabled(needs_grad):
-            tokens = self.vision_encoder(pixel_values.flatten(0, 2).to(self.device))
-        return tokens.view(b, m, t, *tokens.shape[1:])
+        if item.num_frames > self.config.max_frames:
+            raise ValueError(f"a {item.modality} of {item.num_frames} frames is more than this model's maximum "
+                             f"of {self.config.max_frames}; sample fewer frames (minivlm.data.uniform_indices) "
+                             "or build the model with a larger max_frames")
+        return self.vision_encoder, self.vision_tokenizer
+
+    def num_tokens(self, item: Media) -> int:
+        """How many tokens one media item becomes (its frame count decides, per item)."""
+        encoder, tokenizer = self._vision_parts(item)
+        return tokenizer.num_tokens(item.num_frames, encoder.num_patches)
+
+    def placeholder_length(self, item: Media) -> int:
+        """How many prompt slots the item's placeholder is expanded to."""
+        raise NotImplementedError
+
+    def encode_features(self, items: Sequence[Media]) -> list[torch.Tensor]:
+        """Encoder features of each item, (T, P, D) (cached features are passed through).
+        Runs without gradients when the encoder is frozen; items of one shape share a batch."""
+        out: list[torch.Tensor | None] = [item.features for item in items]
+        raw = [i for i, item in enumerate(items) if item.features is None]
+        for group in _groups(raw, lambda i: (items[i].modality, tuple(items[i].pixels.shape))):
+            encoder, _ = self._vision_parts(items[group[0]])
+            pixels = encoder.preprocess(torch.stack([items[i].pixels for i in group]))  # (G, T, 3, S, S)
+            needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())
+            with torch.set_grad_enabled(needs_grad):
+                tokens = encoder(pixels.flatten(0, 1).to(self.device))  # (G·T, P, D)
+            for k, i in enumerate(tokens.view(len(group), -1, *tokens.shape[1:])):
+                out[group[k]] = i
+        return out  # type: ignore[return-value]
 
     @torch.no_grad()
-    def cache_features(self, frames: torch.Tensor | np.ndarray, batch_size: int = 64) -> torch.Tensor:
-        """Vision features of uint8 media (N, T, H, W, 3) → (N, 1, T, P, D) on the CPU: compute
-        once with a frozen encoder, then train on them (≈ 5× faster steps)."""
-        frames = torch.as_tensor(frames)
-        if frames.ndim != 5:
-            raise ValueError(f"frames must be (N, T, H, W, 3) uint8, got {tuple(frames.shape)}")
+    def precompute(self, items: Sequence[Media], batch_size: int = 64) -> list[Media]:
+        """The items carried by their encoder features (on the CPU): with a frozen encoder,
+        encode once and train on the features (≈ 5× faster steps)."""
         out = []
-        for i in range(0, len(frames), batch_size):
-            pix = self.pixels(frames[i:i + batch_size, None])
-            out.append(self.extract_features(pix).cpu())
-        return torch.cat(out)
+        for start in range(0, len(items), batch_size):
+            part = items[start:start + batch_size]
+            out += [item.encoded(f.cpu()) for item, f in zip(part, self.encode_features(part))]
+        return out
 
-    def encode_media(self, pixel_values: torch.Tensor | None = None,
-                     vision_features: torch.Tensor | None = None) -> torch.Tensor:
-        """Media → visual tokens (B, M, N, D_lm). Give pixels or cached features, not both."""
-        if (pixel_values is None) == (vision_features is None):
-            raise ValueError("give exactly one of pixel_values (B, M, T, 3, H, W) or vision_features (B, M, T, P, D)")
-        feats = self.extract_features(pixel_values) if vision_features is None else vision_features.to(self.device)
-        if feats.ndim != 5:
-            raise ValueError(f"vision_features must be (B, M, T, P, D), got shape {tuple(feats.shape)}")
-        b, m = feats.shape[:2]
-        tokens = self.vision_tokenizer(feats.flatten(0, 1))
-        return tokens.view(b, m, *tokens.shape[1:])
+    def encode_media(self, items: Sequence[Media]) -> list[torch.Tensor]:
+        """Each item's tokens for the LM, (N_i, D_lm) — N_i = num_tokens(item)."""
+        feats = self.encode_features(items)
+        out: list[torch.Tensor | None] = [None] * len(items)
+        for group in _groups(range(len(items)), lambda i: (items[i].modality, tuple(feats[i].shape))):
+            _, tokenizer = self._vision_parts(items[group[0]])
+            tokens = tokenizer(torch.stack([feats[i] for i in group]).to(self.device))  # (G, N, D)
+            for k, i in enumerate(group):
+                out[i] = tokens[k]
+        return out  # type: ignore[return-value]
 
-    def fit_standardizer(self, vision_features: torch.Tensor) -> None:
-        """Set the vision tokenizer's per-channel statistics from (…, D) features."""
-        self.vision_tokenizer.standardizer.fit(vision_features.to(self.device))
+    @torch.no_grad()
+    def fit_standardizer(self, items: Sequence[Media]) -> None:
+        """Set the vision tokenizer's per-channel statistics from these items' features — an
+        explicit step before training (nothing fits it as a side effect)."""
+        standardizer = self.vision_tokenizer.standardizer
+        if not isinstance(standardizer, FeatureStandardizer):
+            raise ValueError("this model was built with standardize=False")
+        visual = [item for item in items if item.modality in ("image", "video")]
+        if not visual:
+            raise ValueError("no image or video items to fit the standardizer on")
+        feats = self.encode_features(visual)
+        standardizer.fit(torch.cat([f.reshape(-1, f.shape[-1]) for f in feats]).to(self.device))
 
-    # ---- training stages ---------------------------------------------------------------
-    trainable_parts: tuple[str, ...] = PARTS_TRAINABLE
+    # ---- the LM's life ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _fused(self, input_ids: torch.Tensor, media: MediaBatch | None) -> Iterator[dict]:
+        """Within the block, the keyword arguments that give the LM this prompt with its media."""
+        raise NotImplementedError
+        yield {}
 
-    def set_trainable(self, *parts: str) -> None:
-        """Freeze every part except those named (see `trainable_parts`: 'vision_encoder',
-        'vision_tokenizer', 'lm', plus what a fusion adds)."""
-        unknown = set(parts) - set(self.trainable_parts)
-        if unknown:
-            raise ValueError(f"unknown parts {sorted(unknown)}; choose from {self.trainable_parts}")
-        self.requires_grad_(False)
-        for name in parts:
-            getattr(self, name).requires_grad_(True)
+    def _check_length(self, length: int) -> None:
+        limit = getattr(self.lm.config, "max_position_embeddings", None)
+        if limit is not None and length > limit:
+            raise ValueError(f"the prompt (with the tokens to generate) is {length} tokens long, more than the LM's "
+                             f"context of {limit} (max_position_embeddings); use fewer frames or media, a "
+                             "reducer that gives fewer tokens, or shorter text")
 
-    # ---- text --------------------------------------------------------------------------
-    def prepare_chats(self, conversations: Sequence[Sequence[Message]], num_frames: int = 1,
-                      media_per_chat: int | None = None, side: str = "right",
-                      add_generation_prompt: bool = False) -> dict[str, torch.Tensor]:
-        """Tokenize conversations with each placeholder expanded to this model's visual token
-        count; returns padded input_ids, attention_mask, labels (B, L)."""
-        n = self.tokens_per_media(num_frames)
-        encoded = [encode_chat(self.tokenizer, c, n, num_media=media_per_chat,
-                               add_generation_prompt=add_generation_prompt) for c in conversations]
-        return pad_batch(encoded, self.tokenizer.pad_token_id, side=side)
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, media: MediaBatch | None = None, **lm_kwargs):
+        """Causal-LM output: loss on the labels that are not -100, logits (B, L, V).
+        input_ids (B, L); media: one list of Media per row, one per placeholder, in order."""
+        input_ids = input_ids.to(self.device)
+        self._check_length(input_ids.shape[1])
+        if attention_mask is not None:
+            attention_mask = attention_mask.to(self.device)
+            if "position_ids" not in lm_kwargs and not attention_mask[:, 0].all():  # left padding
+                lm_kwargs["position_ids"] = position_ids(attention_mask)
+        if labels is not None:
+            labels = labels.to(self.device)
+        with self._fused(input_ids, media) as inputs:
+            return self.lm(**inputs, attention_mask=attention_mask, labels=labels, **lm_kwargs)
+
+    @torch.no_grad()
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                 media: MediaBatch | None = None, max_new_tokens: int = 32, do_sample: bool = False,
+                 temperature: float = 1.0, top_k: int | None = None,
+                 on_token: Callable[[str], None] | None = None) -> torch.Tensor:
+        """New token ids (B, ≤ max_new_tokens), greedy or sampled, through the LM's own
+        `generate` with its KV cache. Batched prompts must be left-padded."""
+        input_ids = input_ids.to(self.device)
+        self._check_length(input_ids.shape[1] + max_new_tokens)
+        options = {"do_sample": True, "temperature": temperature, "top_k": top_k} if do_sample else {"do_sample": False}
+        config = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=self.eos_token_id,
+                                  pad_token_id=self.tokenizer.pad_token_id, use_cache=True, **options)
+        mask = attention_mask.to(self.device) if attention_mask is not None else torch.ones_like(input_ids)
+        streamer = _CallbackStreamer(self, on_token) if on_token else None
+        self.eval()
+        with self._fused(input_ids, media) as inputs:
+            out = self.lm.generate(**inputs, attention_mask=mask, generation_config=config, streamer=streamer)
+        return out[:, input_ids.shape[1]:] if "input_ids" in inputs else out
 
     def decode(self, ids: torch.Tensor | Sequence[int]) -> str:
         """Generated ids → text, cut at the first <eos> (time tokens are kept)."""
@@ -180,190 +275,265 @@ class VLM(nn.Module):
         ids = [i for i in ids if i != self.tokenizer.pad_token_id]
         return self.tokenizer.decode(ids, skip_special_tokens=False).strip()
 
-    # ---- save / load -------------------------------------------------------------------
-    def config_dict(self) -> dict:
-        enc = self.vision_encoder
-        return {
-            "class": type(self).__name__,
-            "vision_encoder": {"model_name": enc.model_name, "feature_layer": enc.feature_layer,
-                               "keep_cls": enc.keep_cls},
-            "vision_tokenizer": part_spec(self.vision_tokenizer),
-            "extra": self.extra_config(),
-        }
+    @torch.no_grad()
+    def chat(self, media, question: str, history: Sequence[Message] = (), max_new_tokens: int = 48,
+             do_sample: bool = False, temperature: float = 1.0,
+             on_token: Callable[[str], None] | None = None) -> str:
+        """Ask about media: an image (H, W, 3) or clip (T, H, W, 3) uint8, a Media record, or a list
+        of them. `history`: the earlier turns (its first user turn holds the placeholders; without
+        history they are put before the question). `on_token` streams the answer's pieces."""
+        items = [as_media(m) for m in (media if isinstance(media, (list, tuple)) else [media])]
+        turns = list(history)
+        if not turns and not placeholders(question):
+            question = " ".join(item.placeholder for item in items) + " " + question
+        turns.append({"role": "user", "content": question})
+        batch = collate(self, [Sample(items, turns)], side="left", add_generation_prompt=True)
+        out = self.generate(batch["input_ids"], batch["attention_mask"], batch["media"],
+                            max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature,
+                            on_token=on_token)
+        return self.decode(out[0])
 
-    def extra_config(self) -> dict:
-        """Subclasses add what they need to rebuild themselves."""
-        return {}
+    @torch.no_grad()
+    def answer(self, media: Sequence, questions: Sequence[str], batch_size: int = 64,
+               max_new_tokens: int = 12) -> list[str]:
+        """Greedy answers, one per question; media[k] is question k's item (array or Media) or
+        list of items. Placeholders are put before a question that has none."""
+        if len(media) != len(questions):
+            raise ValueError(f"need one media entry per question: {len(questions)} questions, {len(media)} media")
+        samples = []
+        for item, question in zip(media, questions):
+            items = [as_media(m) for m in (item if isinstance(item, (list, tuple)) else [item])]
+            if not placeholders(question):
+                question = " ".join(i.placeholder for i in items) + " " + question
+            samples.append(Sample(items, [{"role": "user", "content": question}]))
+        answers = []
+        for start in range(0, len(samples), batch_size):
+            batch = collate(self, samples[start:start + batch_size], side="left", add_generation_prompt=True)
+            out = self.generate(batch["input_ids"], batch["attention_mask"], batch["media"],
+                                max_new_tokens=max_new_tokens)
+            answers += [self.decode(row) for row in out]
+        return answers
 
+    # ---- what trains -----------------------------------------------------------------------
+    def parts(self) -> dict[str, list[nn.Parameter]]:
+        """The model's parts by name, as lists of parameters: 'vision_encoder',
+        'vision_tokenizer', 'lm' (the LM's own weights), 'lora' (its adapters, when configured),
+        plus what a fusion adds."""
+        lora = lora_parameters(self.lm)
+        lora_ids = {id(p) for p in lora}
+        out = {"vision_encoder": list(self.vision_encoder.parameters()),
+               "vision_tokenizer": list(self.vision_tokenizer.parameters()),
+               "lm": [p for p in self.lm.parameters() if id(p) not in lora_ids]}
+        if self.config.lora is not None:
+            out["lora"] = lora
+        return out
+
+    def part_parameters(self, name: str) -> list[nn.Parameter]:
+        parts = self.parts()
+        if name not in parts:
+            raise ValueError(f"unknown part {name!r}; this model's parts are {sorted(parts)}")
+        return parts[name]
+
+    def set_trainable(self, *names: str) -> None:
+        """Freeze every part except those named (see `parts()`)."""
+        chosen = [self.part_parameters(name) for name in names]
+        self.requires_grad_(False)
+        for params in chosen:
+            for p in params:
+                p.requires_grad_(True)
+
+    # ---- LoRA ------------------------------------------------------------------------------
+    def set_lora_scale(self, alpha: float) -> None:
+        """Scale the adapters by alpha / rank from now on (PLLaVA's post-optimisation)."""
+        self._need_lora()
+        set_lora_scale(self.lm, alpha)
+
+    def merge_lora(self) -> None:
+        """Fold the adapters into the LM's weights; the model is then a plain one (config.lora=None)."""
+        self._need_lora()
+        merge_lora(self.lm)
+        self.config = self.config.replace(lora=None)
+
+    def _need_lora(self) -> None:
+        if self.config.lora is None:
+            raise ValueError("this model has no LoRA adapters; build it with a config whose lora is set")
+
+    # ---- save / load -----------------------------------------------------------------------
     def save_pretrained(self, path: str | Path) -> Path:
-        """config.json + model.safetensors (every weight) + lm/ (the LM's config, tokenizer)."""
+        """config.json (the VLMConfig) + model.safetensors (every weight) + lm/ (the LM's config
+        and tokenizer)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "config.json").write_text(json.dumps(self.config_dict(), indent=2))
+        self.config.save(path / "config.json")
         self.lm.config.save_pretrained(path / "lm")
         self.tokenizer.save_pretrained(path / "lm")
         save_model(self, str(path / "model.safetensors"))
         return path
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None) -> "VLM":
+    def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None) -> VLM:
+        """Rebuild a saved model from its config alone and load its weights (no zoo, no hub)."""
         path = Path(path)
         if not (path / "config.json").exists():
-            raise FileNotFoundError(f"{path} holds no saved VLM (config.json missing); save one with model.save_pretrained(path)")
-        config = json.loads((path / "config.json").read_text())
-        subclass = _VLM_CLASSES.get(config["class"])
-        if subclass is None:
-            raise KeyError(f"unknown VLM class {config['class']!r}; import the module that defines it")
+            raise FileNotFoundError(f"{path} holds no saved model (config.json missing); save one with "
+                                    "model.save_pretrained(path)")
+        config = VLMConfig.load(path / "config.json")
+        family = FAMILIES[config.fusion]
+        if not issubclass(family, cls):
+            raise TypeError(f"{path} holds a {family.__name__}, not a {cls.__name__}; load it with "
+                            f"{family.__name__}.from_pretrained or VLM.from_pretrained")
+        encoder = VisionEncoder(create_clip(config.vision), config.feature_layer, config.keep_cls,
+                                model_name=config.vision)
         tokenizer = AutoTokenizer.from_pretrained(path / "lm")
         lm = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path / "lm"))  # weights come below
-        enc_cfg = config["vision_encoder"]
-        encoder = VisionEncoder(create_clip(enc_cfg["model_name"]), enc_cfg["feature_layer"], enc_cfg["keep_cls"],
-                                model_name=enc_cfg["model_name"])
-        model = subclass._rebuild(encoder, build_part(config["vision_tokenizer"]), lm, tokenizer, config["extra"])
+        model = family(config, encoder, lm, tokenizer)
         load_model(model, str(path / "model.safetensors"))
+        model.eval()
         return model.to(device) if device is not None else model
 
-    @classmethod
-    def _rebuild(cls, encoder, vision_tokenizer, lm, tokenizer, extra: dict) -> "VLM":
-        return cls(encoder, vision_tokenizer, lm, tokenizer)
+
+def _groups(indices, key) -> list[list[int]]:
+    """Indices grouped by key, in order of first appearance."""
+    groups: dict = {}
+    for i in indices:
+        groups.setdefault(key(i), []).append(i)
+    return list(groups.values())
 
 
-_VLM_CLASSES: dict[str, type[VLM]] = {}
+def _check_rows(model: VLM, input_ids: torch.Tensor, media: MediaBatch | None, expected) -> list[Media]:
+    """The batch's media flattened in order, after checking each row's placeholder tokens against
+    its items; expected(item) → the placeholder ids that item's slots should hold."""
+    if media is not None and len(media) != input_ids.shape[0]:
+        raise MediaMismatchError(f"{input_ids.shape[0]} prompts but media for {len(media)}; give one list of "
+                                 "media per prompt (empty for a prompt without media)")
+    is_slot = torch.isin(input_ids, torch.tensor(model.media_token_ids, device=input_ids.device))
+    for row in range(input_ids.shape[0]):
+        items = media[row] if media is not None else []
+        found = input_ids[row][is_slot[row]].tolist()
+        want = [i for item in items for i in expected(item)]
+        if found != want:
+            names = [m.placeholder for m in items]
+            raise MediaMismatchError(
+                f"prompt {row} has {len(found)} placeholder slot(s) but its media {names or '(none)'} need "
+                f"{len(want)}, in that order; build batches with minivlm.samples.collate(model, samples) (it "
+                "expands each placeholder to its item's token count) and give one item per placeholder"
+            )
+    return [item for items in (media or []) for item in items]
 
 
-def register_vlm(cls: type[VLM]) -> type[VLM]:
-    """Make a VLM subclass loadable by VLM.from_pretrained."""
-    _VLM_CLASSES[cls.__name__] = cls
-    return cls
-
-
-class _CallbackStreamer(BaseStreamer):
-    def __init__(self, model: VLM, on_token: Callable[[str], None]):
-        self.model, self.on_token, self.first = model, on_token, True
-
-    def put(self, value):
-        if self.first:  # generate() first hands over the prompt; with inputs_embeds it is empty
-            self.first = False
-            if value.numel() == 0 or value.ndim > 1 and value.shape[-1] != 1:
-                return
-        for i in value.reshape(-1).tolist():
-            if i != self.model.eos_token_id:
-                self.on_token(self.model.tokenizer.decode([i], skip_special_tokens=False))
-
-    def end(self):
-        pass
-
-
-@register_vlm
 class LanguageStreamVLM(VLM):
-    """LLaVA-style fusion: visual tokens take the places of placeholder tokens in the prompt."""
+    """LLaVA-style fusion: each item's tokens take the places of its placeholder's copies in the
+    prompt (`placeholder_length` = the item's token count)."""
 
-    def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None,
-              vision_features: torch.Tensor | None = None) -> torch.Tensor:
-        """input_ids (B, L) → inputs_embeds (B, L, D_lm) with visual tokens in the media slots."""
+    fusion = "language_stream"
+
+    def placeholder_length(self, item: Media) -> int:
+        return self.num_tokens(item)
+
+    def embed(self, input_ids: torch.Tensor, media: MediaBatch | None = None) -> torch.Tensor:
+        """input_ids (B, L) → inputs_embeds (B, L, D_lm) with each item's tokens in its slots."""
         input_ids = input_ids.to(self.device)
         embeds = self.lm.get_input_embeddings()(input_ids)
-        slots = torch.isin(input_ids, torch.tensor(self.media_token_ids, device=input_ids.device))
-        if pixel_values is None and vision_features is None:
-            if slots.any():
-                raise ValueError("the prompt has media placeholders but no pixel_values or vision_features were given")
+        items = _check_rows(self, input_ids, media,
+                            lambda item: [self.tokenizer.convert_tokens_to_ids(item.placeholder)] * self.num_tokens(item))
+        if not items:
             return embeds
-        visual = self.encode_media(pixel_values, vision_features)  # (B, M, N, D)
-        b, m, n, d = visual.shape
-        per_row = slots.sum(1)
-        if b != input_ids.shape[0] or (per_row != m * n).any():
-            raise ValueError(
-                f"media and prompt do not match: each prompt needs {m} media x {n} visual tokens = "
-                f"{m * n} placeholder slots, but the rows have {per_row.tolist()}; build prompts with "
-                "model.prepare_chats(...) (it expands each <image>/<video> to the right count) and "
-                "give one media item per placeholder"
-            )
-        return embeds.masked_scatter(slots.unsqueeze(-1), visual.to(embeds.dtype).reshape(-1, d))
+        tokens = torch.cat(self.encode_media(items)).to(embeds.dtype)  # (Σ N_i, D), in slot order
+        slots = torch.isin(input_ids, torch.tensor(self.media_token_ids, device=input_ids.device))
+        return embeds.masked_scatter(slots.unsqueeze(-1), tokens)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None, pixel_values: torch.Tensor | None = None,
-                vision_features: torch.Tensor | None = None):
-        """Causal-LM output (loss on the labels that are not -100, logits (B, L, V))."""
-        embeds = self.embed(input_ids, pixel_values, vision_features)
-        return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
-
-    @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                 pixel_values: torch.Tensor | None = None, vision_features: torch.Tensor | None = None,
-                 max_new_tokens: int = 32, do_sample: bool = False, temperature: float = 1.0,
-                 top_k: int | None = None, on_token: Callable[[str], None] | None = None) -> torch.Tensor:
-        """New token ids (B, ≤ max_new_tokens), greedy or sampled, with the LM's KV cache.
-        Batched prompts must be left-padded."""
-        embeds = self.embed(input_ids, pixel_values, vision_features)
-        options = {"do_sample": True, "temperature": temperature, "top_k": top_k} if do_sample else {"do_sample": False}
-        config = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=self.eos_token_id,
-                                  pad_token_id=self.tokenizer.pad_token_id, use_cache=True, **options)
-        streamer = _CallbackStreamer(self, on_token) if on_token else None
-        mask = attention_mask.to(self.device) if attention_mask is not None else None
-        return self.lm.generate(inputs_embeds=embeds, attention_mask=mask, generation_config=config, streamer=streamer)
-
-    @torch.no_grad()
-    def answer_batch(self, questions: Sequence[str], pixel_values: torch.Tensor | None = None,
-                     vision_features: torch.Tensor | None = None, media_token: str = "<video>",
-                     batch_size: int = 64, max_new_tokens: int = 12) -> list[str]:
-        """Greedy answers to one question per media item. vision_features (N, 1, T, P, D)
-        or pixel_values (N, 1, T, 3, H, W)."""
-        media = vision_features if vision_features is not None else pixel_values
-        if media is None or len(media) != len(questions):
-            raise ValueError(f"need one media item per question: {len(questions)} questions, "
-                             f"{None if media is None else len(media)} media")
-        num_frames = media.shape[2]
-        self.eval()
-        answers = []
-        for i in range(0, len(questions), batch_size):
-            chats = [[{"role": "user", "content": f"{media_token} {q}"}] for q in questions[i:i + batch_size]]
-            batch = self.prepare_chats(chats, num_frames=num_frames, side="left", add_generation_prompt=True)
-            part = media[i:i + batch_size]
-            kwargs = {"vision_features": part} if vision_features is not None else {"pixel_values": part}
-            out = self.generate(batch["input_ids"], batch["attention_mask"], max_new_tokens=max_new_tokens, **kwargs)
-            answers += [self.decode(row) for row in out]
-        return answers
+    @contextlib.contextmanager
+    def _fused(self, input_ids, media):
+        yield {"inputs_embeds": self.embed(input_ids, media)}
 
 
-def build_llava(vision_encoder: VisionEncoder, lm: nn.Module, tokenizer, connector: str = "mlp",
-                reducer: nn.Module | None = None, seed: int = 0) -> LanguageStreamVLM:
-    """A LLaVA-style model from parts: connector 'linear' (LLaVA) or 'mlp' (LLaVA-1.5)."""
-    from .connectors import MLP, Linear
+class CrossAttentionVLM(VLM):
+    """Flamingo-style fusion: a GATED XATTN-DENSE block before every `cross_attn_every`-th decoder
+    layer of the LM (1: every layer, as Flamingo-3B; Flamingo-80B every 7th). Each placeholder is
+    one token; the text after it reads its item's tokens. With every gate at 0 the model is
+    exactly the LM. Extra parts: 'cross_attention' (the blocks) and 'gates' (their tanh gates)."""
 
-    dims = (vision_encoder.width, lm.config.hidden_size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        if connector == "linear":
-            conn = Linear(*dims)
-        elif connector == "mlp":
-            conn = MLP(*dims)
-        else:
-            raise ValueError(f"unknown connector {connector!r}; use 'linear' or 'mlp'")
-        tokenizer_part = VisionTokenizer(vision_encoder.width, conn, reducer)
-    return LanguageStreamVLM(vision_encoder, tokenizer_part, lm, tokenizer)
+    fusion = "cross_attention"
+
+    def __init__(self, config: VLMConfig, vision_encoder: VisionEncoder, lm: nn.Module, tokenizer):
+        super().__init__(config, vision_encoder, lm, tokenizer)
+        layers = decoder_layers(self.lm)
+        if any(isinstance(layer, CrossAttentionLayer) for layer in layers):
+            raise ValueError("this LM already has cross-attention layers; give the model a plain LM")
+        self.context = MediaContext()
+        positions = list(range(0, len(layers), config.cross_attn_every))
+        dim = self.lm.config.hidden_size
+        with seeded(config.seed + 2):
+            self.cross_attention = nn.ModuleList(
+                GatedCrossAttentionBlock(dim, config.xattn_heads, config.xattn_ff_mult, config.gated)
+                for _ in positions)
+        for block, i in zip(self.cross_attention, positions):
+            layers[i] = CrossAttentionLayer(layers[i], block, self.context)
+        self.requires_grad_(False)
+
+    def placeholder_length(self, item: Media) -> int:
+        self._vision_parts(item)  # the same checks as a language-stream model
+        return 1
+
+    def parts(self) -> dict[str, list[nn.Parameter]]:
+        parts = super().parts()
+        gates = [p for block in self.cross_attention for p in (block.attn_gate, block.ff_gate)]
+        parts["gates"] = gates if self.config.gated else []  # ungated blocks have fixed gates
+        gate_ids = {id(p) for p in gates}
+        parts["cross_attention"] = [p for p in self.cross_attention.parameters()
+                                    if id(p) not in gate_ids or self.config.gated]
+        return parts
+
+    def gate_values(self) -> dict[str, float]:
+        """tanh(alpha) of each block: {'attn 0': …, 'ffw 0': …, …} (block k sits before layer k·every)."""
+        out = {}
+        for k, block in enumerate(self.cross_attention):
+            out[f"attn {k}"] = float(torch.tanh(block.attn_gate.detach()))
+            out[f"ffw {k}"] = float(torch.tanh(block.ff_gate.detach()))
+        return out
+
+    def visual_context(self, input_ids: torch.Tensor, media: MediaBatch | None
+                       ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The visual tokens (B, M·N, D) the text may read, and the text-to-visual mask (B, L, M·N)
+        — each token sees the most recent item at or before it; None without media."""
+        marker = {item: [self.tokenizer.convert_tokens_to_ids(item)] for item in MEDIA_TOKENS}
+        items = _check_rows(self, input_ids, media, lambda item: marker[item.placeholder])
+        if not items:
+            return None
+        tokens = self.encode_media(items)
+        b, m = input_ids.shape[0], max(len(row) for row in media)
+        n = max(t.shape[0] for t in tokens)
+        visual = tokens[0].new_zeros((b, m, n, tokens[0].shape[-1]))
+        valid = torch.zeros((b, m, n), dtype=torch.bool, device=visual.device)
+        k = 0
+        for r, row in enumerate(media):
+            for j in range(len(row)):
+                visual[r, j, : len(tokens[k])] = tokens[k]
+                valid[r, j, : len(tokens[k])] = True
+                k += 1
+        index = media_index(input_ids, self.media_token_ids)
+        return visual.flatten(1, 2), media_attention_mask(index, valid)
+
+    @contextlib.contextmanager
+    def _fused(self, input_ids, media):
+        ctx = self.visual_context(input_ids, media)
+        self.context.set(*(ctx or (None, None)))
+        try:
+            yield {"input_ids": input_ids}
+        finally:
+            self.context.set(None, None)
 
 
-@torch.no_grad()
-def chat(model: LanguageStreamVLM, media: np.ndarray | torch.Tensor, question: str,
-         history: Sequence[Message] = (), max_new_tokens: int = 48, do_sample: bool = False,
-         temperature: float = 1.0, on_token: Callable[[str], None] | None = None) -> str:
-    """Ask about one image (H, W, 3) or clip (T, H, W, 3), uint8. `history`: earlier turns of
-    this conversation (the first user turn holds the placeholder). `on_token` streams pieces."""
-    frames = torch.as_tensor(np.asarray(media) if not isinstance(media, torch.Tensor) else media)
-    if frames.ndim == 3:
-        frames = frames[None]
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"media must be an image (H, W, 3) or a clip (T, H, W, 3), got {tuple(frames.shape)}")
-    token = "<image>" if frames.shape[0] == 1 else "<video>"
-    turns = list(history)
-    content = question if turns else f"{token} {question}"
-    turns.append({"role": "user", "content": content})
-    batch = model.prepare_chats([turns], num_frames=frames.shape[0], media_per_chat=1, add_generation_prompt=True)
-    model.eval()
-    out = model.generate(batch["input_ids"], batch["attention_mask"], pixel_values=model.pixels(frames[None, None]),
-                         max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, on_token=on_token)
-    return model.decode(out[0])
+FAMILIES: dict[str, type[VLM]] = {"language_stream": LanguageStreamVLM, "cross_attention": CrossAttentionVLM}
 
 
-__all__ = ["VLM", "LanguageStreamVLM", "VisionTokenizer", "FeatureStandardizer", "build_llava", "chat",
-           "register_vlm", "IGNORE_INDEX"]
+def images_as_media(frames: np.ndarray | torch.Tensor) -> list[Media]:
+    """uint8 frames (N, T, H, W, 3) → N records: images when T = 1, videos otherwise."""
+    frames = torch.as_tensor(frames)
+    if frames.ndim != 5:
+        raise ValueError(f"frames must be (N, T, H, W, 3) uint8, got shape {tuple(frames.shape)}")
+    return [Media("image" if f.shape[0] == 1 else "video", pixels=f) for f in frames]
+
+
+__all__ = ["VLM", "LanguageStreamVLM", "CrossAttentionVLM", "FAMILIES", "VisionTokenizer", "FeatureStandardizer",
+           "ModalityError", "images_as_media"]

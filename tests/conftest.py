@@ -19,12 +19,8 @@ def tokenizer():
 
 
 @pytest.fixture()
-def tiny_vlm(tokenizer):
-    """A LLaVA-style model from random parts (fresh for each test: tests may train it)."""
-    from minivlm.lm import build_lm
-    from minivlm.vision import VisionEncoder, create_clip
-    from minivlm.vlm import build_llava
+def tiny_vlm():
+    """The llava-1.5 preset on the fast-mode zoo (fresh for each test: tests may train it)."""
+    from minivlm import build
 
-    encoder = VisionEncoder(create_clip("toy-clip-vit"), feature_layer=-2)
-    lm = build_lm(tokenizer, hidden_size=64, num_layers=2, num_heads=2)
-    return build_llava(encoder, lm, tokenizer, connector="mlp")
+    return build("llava-1.5")

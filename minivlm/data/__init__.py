@@ -1,6 +1,6 @@
 """The toy world: scenes, pixels, sound, text, files and data sets. See DESIGN.md."""
 
-from .datasets import (ClipFolder, QASet, make_clip_qa, make_still_qa, sample_folder, still_caption_pool,
+from .datasets import (ClipFolder, make_clip_qa, qa_sample, make_still_qa, sample_folder, still_caption_pool,
                        write_clip_folder)
 from .render import SAMPLE_RATE, render, render_audio, render_still, sound, uniform_times
 from .text import (CAPTION_PROMPTS, CLIP_QA_KINDS, NUMBER_WORDS, QA, event_phrase, event_words, STILL_QA_KINDS, caption, clip_qa, describe,
@@ -10,7 +10,7 @@ from .world import (COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Event, Scene, T
                     sample_scene, sample_scenes)
 
 __all__ = [
-    "ClipFolder", "QASet", "make_clip_qa", "make_still_qa", "sample_folder", "still_caption_pool", "write_clip_folder",
+    "ClipFolder", "make_clip_qa", "qa_sample", "make_still_qa", "sample_folder", "still_caption_pool", "write_clip_folder",
     "SAMPLE_RATE", "render", "render_audio", "render_still", "sound", "uniform_times",
     "CAPTION_PROMPTS", "CLIP_QA_KINDS", "NUMBER_WORDS", "QA", "event_phrase", "event_words", "STILL_QA_KINDS", "caption", "clip_qa", "describe",
     "position_words", "seconds", "still_caption", "still_qa", "vocabulary_words",

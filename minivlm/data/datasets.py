@@ -1,4 +1,5 @@
-"""Data sets: in-memory QA sets for fast training, and clip folders on disk (mp4 + JSONL)."""
+"""Data sets: questions about rendered media as `Sample`s (in memory), and clip folders on disk
+(mp4 + JSONL)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,47 +14,18 @@ import torch
 from torch.utils.data import Dataset
 
 from .render import render, render_audio, render_still, uniform_times
-from .text import CLIP_QA_KINDS, STILL_QA_KINDS, caption, clip_qa, describe, still_caption, still_qa
+from ..media import Media
+from ..samples import Sample
+from .text import CLIP_QA_KINDS, QA, STILL_QA_KINDS, caption, clip_qa, describe, still_caption, still_qa
 from .video_io import read_audio, read_video, write_video
 from .world import Scene, WorldConfig, sample_scene
 
 
-@dataclass
-class QASet:
-    """Questions about rendered media, held in memory.
-
-    frames: uint8 tensor (N, T, H, W, 3), T = 1 for stills. One question per item.
-    """
-
-    frames: torch.Tensor
-    questions: list[str]
-    answers: list[str]
-    kinds: list[str]
-    scenes: list[Scene]
-    spans: list[tuple[float, float] | None] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.questions)
-
-    @property
-    def media_token(self) -> str:
-        return "<image>" if self.frames.shape[1] == 1 else "<video>"
-
-    def messages(self, with_answers: bool = True) -> list[list[dict[str, str]]]:
-        """One conversation per item: the media placeholder, the question, (the answer)."""
-        out = []
-        for q, a in zip(self.questions, self.answers):
-            turns = [{"role": "user", "content": f"{self.media_token} {q}"}]
-            if with_answers:
-                turns.append({"role": "assistant", "content": a})
-            out.append(turns)
-        return out
-
-    def subset(self, kinds: tuple[str, ...]) -> "QASet":
-        keep = [i for i, k in enumerate(self.kinds) if k in kinds]
-        return QASet(self.frames[keep], [self.questions[i] for i in keep], [self.answers[i] for i in keep],
-                     [self.kinds[i] for i in keep], [self.scenes[i] for i in keep],
-                     [self.spans[i] for i in keep] if self.spans else [])
+def qa_sample(media: Media, qa: QA, scene: Scene) -> Sample:
+    """One question about one media item as a Sample: '<video> question' → answer."""
+    messages = [{"role": "user", "content": f"{media.placeholder} {qa.question}"},
+                {"role": "assistant", "content": qa.answer}]
+    return Sample([media], messages, kind=qa.kind, scene=scene, meta={"span": qa.span} if qa.span else {})
 
 
 def _pick_kind(rng: np.random.Generator, kinds: tuple[str, ...]) -> str:
@@ -62,54 +33,42 @@ def _pick_kind(rng: np.random.Generator, kinds: tuple[str, ...]) -> str:
 
 
 def make_clip_qa(split: str, n: int, num_frames: int = 8, kinds: tuple[str, ...] = CLIP_QA_KINDS,
-                 config: WorldConfig | None = None, start: int = 0) -> QASet:
-    """n clips of `split`, each rendered at `num_frames` uniform times, with one question of
-    a kind drawn from `kinds` (kinds a scene cannot answer are skipped for that scene)."""
-    items = _collect(split, n, kinds, config, start, still_time=None)
-    frames = np.stack([render(s, uniform_times(s, num_frames)) for s, _ in items])
-    return _qaset(frames, items)
+                 config: WorldConfig | None = None, start: int = 0) -> list[Sample]:
+    """n clips of `split`, each rendered at `num_frames` uniform times (a video Media with its
+    frame times), with one question of a kind drawn from `kinds` (kinds a scene cannot answer
+    are skipped for that scene)."""
+    out = []
+    for scene, rng in _scenes(split, n, config, start):
+        for k in rng.permutation(len(kinds)):  # the first drawn kind the scene can answer
+            qa = clip_qa(scene, kinds[k], rng)
+            if qa is not None:
+                times = uniform_times(scene, num_frames)
+                out.append(qa_sample(Media.video(render(scene, times), times), qa, scene))
+                break
+        if len(out) == n:
+            return out
+    raise ValueError(f"the world rarely supports question kinds {kinds}; loosen the WorldConfig")
 
 
 def make_still_qa(split: str, n: int, kinds: tuple[str, ...] = STILL_QA_KINDS,
                   config: WorldConfig | None = None, size: tuple[int, int] | None = None,
-                  start: int = 0) -> QASet:
-    """n stills (one frame per scene, at a random time) with one question each."""
-    items = _collect(split, n, kinds, config, start, still_time=True)
-    frames = np.stack([render_still(s, t, size=size)[None] for (s, t), _ in
-                       ((it[0], it[1]) for it in items)])
-    return _qaset(frames, [(s, qa) for (s, _t), qa in items])
+                  start: int = 0) -> list[Sample]:
+    """n stills (one frame per scene, at a moment when something is in view) with one question each."""
+    out = []
+    for scene, rng in _scenes(split, n, config, start):
+        t = scene.visible_moment(rng)
+        qa = still_qa(scene, t, _pick_kind(rng, kinds), rng)
+        if qa is not None:
+            out.append(qa_sample(Media.image(render_still(scene, t, size=size)), qa, scene))
+        if len(out) == n:
+            return out
+    raise ValueError(f"the world rarely supports question kinds {kinds}; loosen the WorldConfig")
 
 
-def _collect(split, n, kinds, config, start, still_time):
-    items = []
-    index = start
-    while len(items) < n:
-        scene = sample_scene(split, index, config)
-        rng = np.random.default_rng([index, 7])
-        index += 1
-        if still_time:
-            t = float(rng.uniform(0, scene.duration))
-            qa = still_qa(scene, t, _pick_kind(rng, kinds), rng)
-            if qa is not None:
-                items.append(((scene, t), qa))
-        else:
-            order = rng.permutation(len(kinds))
-            for k in order:  # the first drawn kind the scene can answer
-                qa = clip_qa(scene, kinds[k], rng)
-                if qa is not None:
-                    items.append((scene, qa))
-                    break
-        if index - start > 50 * n + 100:
-            raise ValueError(f"the world rarely supports question kinds {kinds}; loosen the WorldConfig")
-    return items
-
-
-def _qaset(frames: np.ndarray, items) -> QASet:
-    return QASet(
-        frames=torch.from_numpy(frames), questions=[qa.question for _, qa in items],
-        answers=[qa.answer for _, qa in items], kinds=[qa.kind for _, qa in items],
-        scenes=[s for s, _ in items], spans=[qa.span for _, qa in items],
-    )
+def _scenes(split: str, n: int, config: WorldConfig | None, start: int):
+    """Scenes start, start+1, … of a split with each one's own random stream (at most 50 n + 100)."""
+    for index in range(start, start + 50 * n + 100):
+        yield sample_scene(split, index, config), np.random.default_rng([index, 7])
 
 
 def write_clip_folder(root: str | Path, split: str, n: int, config: WorldConfig | None = None,
@@ -169,8 +128,7 @@ def still_caption_pool(n: int, config: WorldConfig | None = None, split: str = "
     frames, texts = [], []
     for k in range(start, start + n):
         scene = sample_scene(split, k, config)
-        lo, hi = scene.visible_span(0)  # a moment when at least one object is in view
-        t = float(np.random.default_rng([k, 11]).uniform(lo, hi))
+        t = scene.visible_moment(np.random.default_rng([k, 11]), obj=0)
         frames.append(render_still(scene, t, size=size))
         texts.append(still_caption(scene, t))
     return np.stack(frames), texts

@@ -140,6 +140,18 @@ class Scene:
         o = self.objects[i]
         return (o.appear, self.duration if o.disappear is None else o.disappear)
 
+    def visible_moment(self, rng: np.random.Generator, obj: int | None = None) -> float:
+        """A random time at which object `obj` is in view — or, for obj=None, at least one object
+        (the one routine every still is taken with)."""
+        if obj is not None:
+            return float(rng.uniform(*self.visible_span(obj)))
+        for _ in range(20):
+            t = float(rng.uniform(0, self.duration))
+            if any(self.visible(i, t) for i in range(len(self.objects))):
+                return t
+        start, end = self.visible_span(0)
+        return (start + end) / 2
+
     def colour_at(self, i: int, t: float) -> str:
         o = self.objects[i]
         if o.change_time is not None and t >= o.change_time:

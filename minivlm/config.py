@@ -1,0 +1,107 @@
+"""One serialisable config describes a model: its bases, its parts, its fusion and its adapters.
+
+`VLMConfig` is what `minivlm.build` reads and what `VLM.save_pretrained` writes (config.json),
+so a saved model is rebuilt from it alone. Every milestone of the course is one `VLMConfig`
+(a preset, `minivlm.presets.PRESETS`); an ablation is one changed field:
+
+    build("llava-1.5")                                    # MLP projector
+    build(replace(PRESETS["llava-1.5"], connector="linear"))   # LLaVA's linear one
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .vision import TOY_CLIP
+
+FUSIONS = ("language_stream", "cross_attention")
+ZOO = "zoo"  # the course's own bases (minivlm.zoo), in place of a hub name
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """LoRA adapters on the LM (through peft): rank, alpha (scale = alpha / rank), dropout and the
+    names of the LM's linear layers that get an adapter."""
+
+    rank: int = 8
+    alpha: float = 16.0
+    dropout: float = 0.0
+    targets: tuple[str, ...] = ("q_proj", "v_proj")
+
+    def __post_init__(self) -> None:
+        if self.rank < 1 or not self.targets:
+            raise ValueError(f"LoRA needs rank ≥ 1 and at least one target module, got {self}")
+
+
+@dataclass(frozen=True)
+class VLMConfig:
+    """A vision-language model in open_flamingo's four parts.
+
+    vision / vision_weights: an open_clip model name and its weights ('zoo': the course's toy
+    CLIP; an open_clip tag such as 'openai'; a checkpoint file; None: random);
+    feature_layer / keep_cls: which encoder layer's tokens the model reads, with the CLS token or not;
+    reducer / reducer_args: how frame tokens (T, P, D) become fewer tokens (`minivlm.reducers.REDUCERS`);
+    connector: 'linear' or 'mlp', to the LM's width; standardize: per-channel feature statistics;
+    lm: 'zoo' (the toy LM) or a transformers model id / folder;
+    fusion: 'language_stream' (tokens spliced into the LM's input) or 'cross_attention' (gated
+    cross-attention layers read them); cross_attn_every, xattn_heads, xattn_ff_mult, gated: the
+    cross-attention family's layout; max_frames: the most frames one item may have;
+    lora: LoRA adapters on the LM, or None; seed: initialisation of every new part.
+    """
+
+    name: str = "custom"
+    vision: str = TOY_CLIP
+    vision_weights: str | None = ZOO
+    feature_layer: int = -2
+    keep_cls: bool = False
+    reducer: str = "concat"
+    reducer_args: dict[str, Any] = field(default_factory=dict)
+    connector: str = "mlp"
+    standardize: bool = True
+    lm: str = ZOO
+    fusion: str = "language_stream"
+    cross_attn_every: int = 1
+    xattn_heads: int = 4
+    xattn_ff_mult: int = 4
+    gated: bool = True
+    max_frames: int = 16
+    lora: LoraSpec | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r}; use one of {FUSIONS}")
+        if self.cross_attn_every < 1:
+            raise ValueError(f"cross_attn_every must be ≥ 1, got {self.cross_attn_every}")
+        if self.max_frames < 1:
+            raise ValueError(f"max_frames must be ≥ 1, got {self.max_frames}")
+        if isinstance(self.lora, dict):  # from JSON
+            object.__setattr__(self, "lora", LoraSpec(**{**self.lora, "targets": tuple(self.lora["targets"])}))
+
+    def replace(self, **changes) -> VLMConfig:
+        """A copy with some fields changed (unknown names are an error)."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise TypeError(f"VLMConfig has no field(s) {sorted(unknown)}; fields: {[f.name for f in fields(self)]}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VLMConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}: saved by another version of minivlm?")
+        return cls(**d)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> VLMConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))

@@ -1,0 +1,48 @@
+"""Every milestone as a named config, and `build` that makes a model from one.
+
+    from minivlm import build
+    model = build("llava-1.5")                       # on the zoo's toy CLIP and toy LM
+    model = build("llava-1.5", connector="linear")   # an ablation is one changed field
+
+Each milestone module holds its presets (and its recipe of training stages); this module
+collects them in `PRESETS` (name → `VLMConfig`).
+"""
+
+from __future__ import annotations
+
+from . import flamingo, llava, video_chat
+from .config import ZOO, VLMConfig
+from .lm import load_lm
+from .vision import TOY_CLIP, VisionEncoder, create_clip
+from .vlm import FAMILIES, VLM
+
+PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS}
+
+
+def preset(name: str) -> VLMConfig:
+    """The config of a named milestone (see PRESETS)."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} or pass a VLMConfig")
+    return PRESETS[name]
+
+
+def build(name_or_config: str | VLMConfig, **changes) -> VLM:
+    """A model from a preset name or a config (with `changes` to its fields), on the zoo's bases
+    ('zoo': the course's toy CLIP and toy LM; the fast-mode zoo under MINIVLM_FAST=1) or on real
+    ones (open_clip names and weights, transformers model ids). The new parts are initialised from
+    config.seed; every part starts frozen until a stage names it."""
+    config = preset(name_or_config) if isinstance(name_or_config, str) else name_or_config
+    if changes:
+        config = config.replace(**changes)
+    from . import zoo
+
+    if config.vision_weights == ZOO:
+        if config.vision != TOY_CLIP:
+            raise ValueError(f"the zoo has only the {TOY_CLIP!r} vision tower, not {config.vision!r}; set "
+                             "vision_weights to an open_clip tag or a checkpoint file")
+        clip = zoo.toy_clip()
+    else:
+        clip = create_clip(config.vision, pretrained=config.vision_weights)
+    encoder = VisionEncoder(clip, config.feature_layer, config.keep_cls, model_name=config.vision)
+    lm, tokenizer = zoo.toy_lm() if config.lm == ZOO else load_lm(config.lm)
+    return FAMILIES[config.fusion](config, encoder, lm, tokenizer)
