@@ -1,4 +1,4 @@
-"""The toy world: scenes, pixels, sound, text, files and data sets. See DESIGN.md."""
+"""The toy world: scenes, pixels, sound, text, files and data sets."""
 
 from .datasets import (ClipFolder, make_clip_qa, qa_sample, make_still_qa, sample_folder, still_caption_pool,
                        write_clip_folder)
