@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .runtime import seeded
+
 TOY_CLIP = "toy-clip-vit"
 _CONFIG_DIR = Path(__file__).parent / "configs"
 _registered = False
@@ -59,8 +61,7 @@ def create_clip(name: str = TOY_CLIP, pretrained: str | Path | None = None, seed
             "open_clip.list_models()), online e.g. 'ViT-B-32' with pretrained='openai'"
         )
     stem = name in CONV_STEM_MODELS
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         try:
             with _quiet_logging():  # open_clip warns when a model starts from random weights
                 model = open_clip.create_model(name, pretrained=None if stem else (str(pretrained) if pretrained else None))
