@@ -1,10 +1,14 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
-from minivlm import llava
-from minivlm.chat import IGNORE_INDEX, encode_chat
+from minivlm import build, llava
+from minivlm.chat import IGNORE_INDEX
 from minivlm.connectors import MLP, Linear
-from minivlm.vlm import build_llava, chat
+from minivlm.eval import evaluate
+from minivlm.samples import all_media, collate, precompute
+from minivlm.stages import run_recipe, run_stage
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +18,7 @@ def captions():
 
 @pytest.fixture(scope="module")
 def instructions():
-    return llava.as_chat_set(llava.make_instruct_qa("train", 5)) + llava.make_dialogue_set("train", 3)
+    return llava.make_instruct_qa("train", 5) + llava.make_dialogue_set("train", 3)
 
 
 def _snapshot(module):
@@ -24,6 +28,11 @@ def _snapshot(module):
 def _changed(before, module):
     after = module.state_dict()
     return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+def _visible(sample):
+    t = sample.meta["time"]
+    return [i for i in range(len(sample.scene.objects)) if sample.scene.visible(i, t)]
 
 
 @pytest.mark.parametrize("connector", [Linear(128, 64), MLP(128, 64), MLP(128, 64, hidden_dim=32)])
@@ -45,53 +54,92 @@ def test_mlp_is_nonlinear_and_linear_is_not():
         assert additive == linear
 
 
-def test_build_llava_picks_the_projector(tiny_vlm):
-    assert isinstance(tiny_vlm.vision_tokenizer.connector, MLP)
-    encoder, lm, tok = tiny_vlm.vision_encoder, tiny_vlm.lm, tiny_vlm.tokenizer
-    assert isinstance(build_llava(encoder, lm, tok, "linear").vision_tokenizer.connector, Linear)
+def test_presets_pick_the_projector(tiny_vlm):
+    assert isinstance(tiny_vlm.vision_tokenizer.connector, MLP)  # llava-1.5
+    assert isinstance(build("llava").vision_tokenizer.connector, Linear)
+    assert isinstance(build("llava-1.5", connector="linear").vision_tokenizer.connector, Linear)
+    assert llava.LLAVA.replace(name="llava-1.5", connector="mlp") == llava.LLAVA_15  # the one difference
+    assert llava.LLAVA.feature_layer == -2 and not llava.LLAVA.keep_cls  # penultimate layer, no CLS
     with pytest.raises(ValueError, match="linear.*mlp"):
-        build_llava(encoder, lm, tok, "perceiver")
+        build("llava", connector="perceiver")
 
 
-def test_label_mask_covers_every_assistant_turn_of_a_dialogue(tokenizer, instructions):
-    conversation = instructions.conversations[-1]
-    assert sum(m["role"] == "assistant" for m in conversation) == 3
-    enc = encode_chat(tokenizer, conversation, tokens_per_media=4)
-    learned = [tokenizer.convert_ids_to_tokens(i) for i in enc.labels if i != IGNORE_INDEX]
+def test_the_recipe_is_two_stages_as_data():
+    assert llava.RECIPE == [llava.ALIGN, llava.INSTRUCT]
+    assert (llava.ALIGN.train, llava.ALIGN.data, llava.ALIGN.lr) == (("vision_tokenizer",), "captions", 2e-3)
+    assert (llava.INSTRUCT.train, llava.INSTRUCT.data, llava.INSTRUCT.lr) == (("vision_tokenizer", "lm"),
+                                                                              "instructions", 1e-3)
+
+
+def test_label_mask_covers_every_assistant_turn_of_a_dialogue(tiny_vlm, instructions):
+    sample = instructions[-1]
+    assert sample.kind == "dialogue" and sum(m["role"] == "assistant" for m in sample.messages) == 3
+    batch = collate(tiny_vlm, [sample])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    tokenizer = tiny_vlm.tokenizer
+    learned = tokenizer.convert_ids_to_tokens(labels[labels != IGNORE_INDEX].tolist())
     expected = []
-    for m in conversation:
+    for m in sample.messages:
         if m["role"] == "assistant":
             expected += m["content"].split() + ["<eos>"]
     assert learned == expected
     # every learned label sits on its own input token; questions and visual slots are masked
-    for i, label in zip(enc.input_ids, enc.labels):
-        assert label in (IGNORE_INDEX, i)
-    image = tokenizer.convert_tokens_to_ids("<image>")
-    assert all(label == IGNORE_INDEX for i, label in zip(enc.input_ids, enc.labels) if i == image)
+    assert all(label in (IGNORE_INDEX, i) for i, label in zip(ids.tolist(), labels.tolist()))
+    image = ids == tokenizer.convert_tokens_to_ids("<image>")
+    assert image.sum() == tiny_vlm.num_tokens(sample.media[0]) and (labels[image] == IGNORE_INDEX).all()
 
 
 def test_caption_and_dialogue_data_are_deterministic_and_well_formed(captions):
     again = llava.make_caption_set("train", 6)
-    assert torch.equal(captions.frames, again.frames) and captions.conversations == again.conversations
-    assert captions.frames.shape == (6, 1, 64, 64, 3) and captions.frames.dtype == torch.uint8
-    for c in captions.conversations:
-        assert c[0]["content"].startswith("<image>") and c[1]["content"].endswith(".")
+    assert all(torch.equal(a.media[0].pixels, b.media[0].pixels) and a.messages == b.messages
+               for a, b in zip(captions, again))
+    for s in captions:
+        assert s.kind == "caption" and len(s.media) == 1 and s.media[0].modality == "image"
+        assert s.media[0].pixels.shape == (1, 64, 64, 3) and s.media[0].pixels.dtype == torch.uint8
+        assert s.messages[0]["content"].startswith("<image>") and s.answer.endswith(".")
+        assert _visible(s)  # every still shows something
+    dialogues = llava.make_dialogue_set("test", 4)
+    assert [s.kind for s in dialogues] == ["dialogue"] * 4
+    assert [s.messages for s in dialogues] == [s.messages for s in llava.make_dialogue_set("test", 4)]
+    assert all(s.messages[-1]["content"] == llava.NUMBER_WORDS[len(_visible(s))] for s in dialogues)
+
+
+def test_instruct_qa_cycles_through_its_kinds_and_binding_means_several_objects():
     qa = llava.make_instruct_qa("test", 10)
-    assert set(qa.kinds) == set(llava.INSTRUCT_KINDS)
+    assert [s.kind for s in qa] == list(llava.INSTRUCT_KINDS) * 2
+    for s in qa:
+        assert s.messages[0]["content"] == f"<image> {s.question}" and s.answer == s.messages[1]["content"]
+        if s.kind == "binding":
+            assert len(_visible(s)) >= 2
+        if s.kind in ("colour", "shape"):
+            assert len(_visible(s)) == 1
     with pytest.raises(ValueError, match="unknown question kinds"):
         llava.make_instruct_qa("test", 2, kinds=("direction",))
 
 
-def test_stages_fit_the_feature_standardizer_first(tiny_vlm, captions):
-    llava.align_stage(tiny_vlm, captions, steps=1, batch_size=3, progress=False)
-    features = tiny_vlm.cache_features(captions.frames)
-    assert torch.allclose(tiny_vlm.vision_tokenizer.standardizer.mean, features.reshape(-1, 128).mean(0), atol=1e-5)
+def test_precomputed_features_give_the_same_loss(tiny_vlm, captions):
+    tiny_vlm.fit_standardizer(all_media(captions))
+    encoded = precompute(tiny_vlm, captions)
+    assert all(s.media[0].features is not None and s.media[0].pixels is None for s in encoded)
+    with torch.no_grad():
+        raw = tiny_vlm(**collate(tiny_vlm, captions)).loss
+        cached = tiny_vlm(**collate(tiny_vlm, encoded)).loss
+    assert torch.allclose(raw, cached, atol=1e-5)
+
+
+def test_the_standardizer_is_fitted_explicitly_and_never_by_a_stage(tiny_vlm, captions):
+    standardizer = tiny_vlm.vision_tokenizer.standardizer
+    run_stage(tiny_vlm, replace(llava.ALIGN, steps=1, batch_size=3), captions, progress=False)
+    assert torch.all(standardizer.mean == 0) and torch.all(standardizer.std == 1)  # untouched
+    tiny_vlm.fit_standardizer(all_media(captions))
+    features = torch.cat(tiny_vlm.encode_features(all_media(captions)))
+    assert torch.allclose(standardizer.mean, features.reshape(-1, features.shape[-1]).mean(0), atol=1e-5)
 
 
 def test_stage1_trains_only_the_projector(tiny_vlm, captions):
-    tiny_vlm.fit_standardizer(tiny_vlm.cache_features(captions.frames))
+    tiny_vlm.fit_standardizer(all_media(captions))
     before = _snapshot(tiny_vlm)
-    history = llava.align_stage(tiny_vlm, captions, steps=2, lr=1e-2, batch_size=3, progress=False)
+    history = run_stage(tiny_vlm, replace(llava.ALIGN, steps=2, lr=1e-2, batch_size=3), captions, progress=False)
     changed = _changed(before, tiny_vlm)
     assert len(history.loss) == 2
     assert changed and all(k.startswith("vision_tokenizer.connector") for k in changed)
@@ -100,8 +148,9 @@ def test_stage1_trains_only_the_projector(tiny_vlm, captions):
 
 
 def test_stage2_trains_projector_and_lm_but_not_the_encoder(tiny_vlm, instructions):
+    tiny_vlm.fit_standardizer(all_media(instructions))
     before = _snapshot(tiny_vlm)
-    llava.instruct_stage(tiny_vlm, instructions, steps=2, lr=1e-2, batch_size=4, progress=False)
+    run_stage(tiny_vlm, replace(llava.INSTRUCT, steps=2, lr=1e-2, batch_size=4), instructions, progress=False)
     changed = _changed(before, tiny_vlm)
     assert not any(k.startswith("vision_encoder") for k in changed)
     assert any(k.startswith("lm.") for k in changed)
@@ -110,20 +159,29 @@ def test_stage2_trains_projector_and_lm_but_not_the_encoder(tiny_vlm, instructio
 
 def test_stages_freeze_an_unfrozen_encoder(tiny_vlm, captions):
     tiny_vlm.vision_encoder.requires_grad_(True)
-    llava.align_stage(tiny_vlm, captions, steps=1, progress=False)
+    run_stage(tiny_vlm, replace(llava.ALIGN, steps=1, batch_size=3), captions, progress=False)
     assert not any(p.requires_grad for p in tiny_vlm.vision_encoder.parameters())
 
 
-def test_cached_features_must_match_the_data(tiny_vlm, captions):
-    with pytest.raises(ValueError, match="cached features"):
-        llava.align_stage(tiny_vlm, captions, steps=1, features=torch.zeros(2, 1, 1, 16, 128), progress=False)
+def test_the_recipe_runs_each_stage_on_its_data(tiny_vlm, captions, instructions):
+    recipe = [replace(stage, steps=1, batch_size=3) for stage in llava.RECIPE]
+    with pytest.raises(KeyError, match="instructions"):
+        run_recipe(tiny_vlm, recipe, {"captions": captions}, progress=False)
+    histories = run_recipe(tiny_vlm, recipe, {"captions": captions, "instructions": instructions}, progress=False)
+    assert list(histories) == [llava.ALIGN.name, llava.INSTRUCT.name]
+    assert all(len(h.loss) == 1 for h in histories.values())
 
 
 def test_trained_model_chats_and_evaluates(tiny_vlm, instructions):
-    llava.instruct_stage(tiny_vlm, instructions, steps=1, batch_size=4, progress=False)
+    tiny_vlm.fit_standardizer(all_media(instructions))
+    run_stage(tiny_vlm, replace(llava.INSTRUCT, steps=1, batch_size=4), instructions, progress=False)
     qa = llava.make_instruct_qa("test", 5)
     pieces = []
-    text = chat(tiny_vlm, qa.frames[0, 0].numpy(), qa.questions[0], max_new_tokens=3, on_token=pieces.append)
+    text = tiny_vlm.chat(qa[0].media[0].pixels[0].numpy(), qa[0].question, max_new_tokens=3, on_token=pieces.append)
     assert isinstance(text, str) and text.split() == " ".join(pieces).split()
-    scores = llava.evaluate_qa(tiny_vlm, qa)
-    assert set(scores) == set(qa.kinds) | {"all"} and all(0 <= v <= 1 for v in scores.values())
+    # a follow-up: the first turn (with its placeholder) comes back as history
+    history = [qa[0].messages[0], {"role": "assistant", "content": text}]
+    assert isinstance(tiny_vlm.chat(qa[0].media[0], "where is it ?", history=history, max_new_tokens=3), str)
+    scores = evaluate(tiny_vlm, qa)
+    assert set(scores) == {s.kind for s in qa} | {"all"} and all(0 <= v <= 1 for v in scores.values())
+    assert evaluate(tiny_vlm, precompute(tiny_vlm, qa)) == scores  # the same answers from cached features
