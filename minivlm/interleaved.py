@@ -1,8 +1,11 @@
-"""Interleaved image-text documents (Flamingo's M3W, in miniature) and their collator.
+"""Interleaved image-text documents (Flamingo's M3W, in miniature) and few-shot episodes.
 
-A `Document` is text in which `<image>`/`<video>` markers stand where media appear, at any
-position, plus the index of each media item in a `MediaBank`. Three kinds are generated from
-the toy world:
+A document is a plain `Sample` (`minivlm.samples`): text in which `<image>`/`<video>`
+placeholders stand where its media appear, at any position, with the media beside it in order;
+`samples.collate` gives it labels on every text token (placeholders, <bos> and padding excluded).
+Media come as plain lists of `Media` with their scenes beside them (`render_stills`,
+`render_clips`); a still's `Media.times` holds the moment it shows. Three kinds of document are
+generated from the toy world:
 
 - captions and questions about several stills or clips in a row:
   "<image> a red circle . <image> question : what colour is the square ? answer : blue ."
@@ -14,24 +17,22 @@ the toy world:
   → the label of the last image's colour. Labels are words the toy LM already reads and writes
   (borrowed as made-up names), so the frozen LM can copy them.
 
-`collate` turns documents into tensors: token ids with one marker token per media, labels on
-every text token (markers, <bos> and padding excluded), the media's cached vision features
-padded to the longest document, and which media slots are real.
+An episode is the prompt `Sample` (its `answer` set, its `kind` the attribute or 'naming');
+`complete(episode)` is its training form. Built in notebook 02.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import Sequence
 
 import numpy as np
-import torch
 
-from .chat import IGNORE_INDEX, count_placeholders, encode_document, pad_batch
 from .data import (COLOURS, SHAPES, WorldConfig, caption, position_words, render, render_still, sample_scene,
                    still_caption, still_qa, uniform_times)
 from .data.world import Scene
-from .lm import MEDIA_TOKENS
+from .media import Media
+from .samples import Sample
 
 # Borrowed words used as made-up names: the toy LM has learned to read and write each of them.
 NAMES = ("one", "two", "three", "four", "left", "right", "up", "down", "click", "ding", "thud")
@@ -44,81 +45,65 @@ NAMING_KEYS = (*COLOURS, *SHAPES)
 ATTRIBUTES = ("colour", "shape", "position")
 
 
-@dataclass
-class Document:
-    """Text with media markers, and the bank index of each media item (in marker order)."""
-
-    text: str
-    media: list[int]
-
-    def __post_init__(self) -> None:
-        markers = count_placeholders(self.text)
-        if markers != len(self.media):
-            raise ValueError(f"the document has {markers} media markers but {len(self.media)} media indices: "
-                             f"{self.text[:80]!r}")
-
-
-@dataclass
-class MediaBank:
-    """Rendered media with their scenes. frames: uint8 (N, T, H, W, 3); times: the still's time
-    (stills) or None (clips)."""
-
-    frames: torch.Tensor
-    scenes: list[Scene]
-    times: list[float] | None = None
-
-    def __len__(self) -> int:
-        return len(self.scenes)
-
-    @property
-    def marker(self) -> str:
-        return "<image>" if self.frames.shape[1] == 1 else "<video>"
-
-    def colour(self, i: int) -> str:
-        """Colour of the first object (single-object stills: the colour)."""
-        return self.attribute(i, "colour")
-
-    def attribute(self, i: int, name: str) -> str:
-        """The first object's colour, shape or position ('top left', 'centre', …) in media i."""
-        scene = self.scenes[i]
-        t = self.times[i] if self.times is not None else 0.0
-        if name == "colour":
-            return scene.colour_at(0, t)
-        if name == "shape":
-            return scene.objects[0].shape
-        if name == "position":
-            x, y = scene.position(0, t)
-            return position_words(float(x), float(y))
-        raise ValueError(f"unknown attribute {name!r}; use one of {ATTRIBUTES}")
-
-
-def still_bank(split: str, n: int, config: WorldConfig | None = None, start: int = 0) -> MediaBank:
-    """n stills (N, 1, H, W, 3), each at a moment when the first object is in view."""
-    frames, scenes, times = [], [], []
+# ---- media -----------------------------------------------------------------------------------
+def render_stills(split: str, n: int, config: WorldConfig | None = None, start: int = 0
+                  ) -> tuple[list[Media], list[Scene]]:
+    """n stills of scenes start … start+n-1 of `split`, each at a moment when the first object is
+    in view: image Media (pixels (1, H, W, 3), `times` = (that moment,)) and their scenes."""
+    media, scenes = [], []
     for k in range(start, start + n):
         scene = sample_scene(split, k, config)
-        lo, hi = scene.visible_span(0)
-        t = float(np.random.default_rng([k, 13]).uniform(lo, hi))
-        frames.append(render_still(scene, t)[None])
+        t = scene.visible_moment(np.random.default_rng([k, 13]), obj=0)
+        media.append(replace(Media.image(render_still(scene, t)), times=(t,)))
         scenes.append(scene)
-        times.append(t)
-    return MediaBank(torch.from_numpy(np.stack(frames)), scenes, times)
+    return media, scenes
 
 
-def clip_bank(split: str, n: int, num_frames: int = 8, config: WorldConfig | None = None, start: int = 0) -> MediaBank:
-    """n clips (N, T, H, W, 3) sampled at num_frames uniform times."""
+def render_clips(split: str, n: int, num_frames: int = 8, config: WorldConfig | None = None, start: int = 0
+                 ) -> tuple[list[Media], list[Scene]]:
+    """n clips sampled at `num_frames` uniform times: video Media (pixels (T, H, W, 3) with their
+    frame times) and their scenes."""
     scenes = [sample_scene(split, k, config) for k in range(start, start + n)]
-    frames = np.stack([render(s, uniform_times(s, num_frames)) for s in scenes])
-    return MediaBank(torch.from_numpy(frames), scenes, None)
+    media = []
+    for scene in scenes:
+        times = uniform_times(scene, num_frames)
+        media.append(Media.video(render(scene, times), times))
+    return media, scenes
+
+
+def moment(item: Media) -> float:
+    """The time a still shows (its one frame's time; 0 when it has none)."""
+    return item.times[0] if item.times else 0.0
+
+
+def attribute(item: Media, scene: Scene, name: str) -> str:
+    """The first object's colour, shape or position ('top left', 'centre', …) in a still."""
+    t = moment(item)
+    if name == "colour":
+        return scene.colour_at(0, t)
+    if name == "shape":
+        return scene.objects[0].shape
+    if name == "position":
+        x, y = scene.position(0, t)
+        return position_words(float(x), float(y))
+    raise ValueError(f"unknown attribute {name!r}; use one of {ATTRIBUTES}")
+
+
+def colour_index(media: Sequence[Media], scenes: Sequence[Scene]) -> dict[str, list[int]]:
+    """{colour: indices of the stills whose first object has that colour}."""
+    out: dict[str, list[int]] = {}
+    for i, (item, scene) in enumerate(zip(media, scenes)):
+        out.setdefault(attribute(item, scene, "colour"), []).append(i)
+    return out
 
 
 # ---- documents -------------------------------------------------------------------------------
-def media_text(bank: MediaBank, i: int, rng: np.random.Generator, p_question: float = 0.5) -> str:
-    """What follows one media item: its caption, or a question and its answer (stills)."""
-    scene = bank.scenes[i]
-    if bank.times is None:
+def media_text(item: Media, scene: Scene, rng: np.random.Generator, p_question: float = 0.5) -> str:
+    """What follows one media item: a clip's caption, or a still's caption or a question about
+    it with its answer."""
+    if item.modality == "video":
         return caption(scene)
-    t = bank.times[i]
+    t = moment(item)
     if rng.random() < p_question:
         qa = still_qa(scene, t, ("colour", "shape", "count")[int(rng.integers(3))], rng)
         if qa is not None:
@@ -126,42 +111,46 @@ def media_text(bank: MediaBank, i: int, rng: np.random.Generator, p_question: fl
     return still_caption(scene, t)
 
 
-def caption_document(bank: MediaBank, rng: np.random.Generator, num_media: int = 3,
-                     p_question: float = 0.5) -> Document:
+def caption_document(media: Sequence[Media], scenes: Sequence[Scene], rng: np.random.Generator,
+                     num_media: int = 3, p_question: float = 0.5) -> Sample:
     """Several media in a row, each followed by its caption or a QA pair; sometimes text first."""
-    items = [int(i) for i in rng.choice(len(bank), size=num_media, replace=False)]
+    items = [int(i) for i in rng.choice(len(media), size=num_media, replace=False)]
     parts = ["look at these ."] if rng.random() < 0.3 else []
     for i in items:
-        parts.append(f"{bank.marker} {media_text(bank, i, rng, p_question)}")
-    return Document(" ".join(parts), items)
+        parts.append(f"{media[i].placeholder} {media_text(media[i], scenes[i], rng, p_question)}")
+    return Sample([media[i] for i in items], text=" ".join(parts), kind="caption")
 
 
-def attribute_episode(bank: MediaBank, rng: np.random.Generator, shots: int, attribute: str | None = None
-                      ) -> tuple[Document, str]:
+def attribute_episode(media: Sequence[Media], scenes: Sequence[Scene], rng: np.random.Generator, shots: int,
+                      name: str | None = None) -> Sample:
     """A few-shot episode whose task is set only by its examples: `shots` stills, each followed by
     one attribute of its object (the same attribute for the whole episode: colour, shape or
-    position; random unless given), then a query still "<image>" whose answer is that attribute.
-    With 0 shots nothing says which attribute is wanted.
+    position; random unless `name` is given), then a query still "<image>" whose answer is that
+    attribute. With 0 shots nothing says which attribute is wanted.
 
-    Returns (prompt document, answer). Training text: prompt.text + f" {answer} ."."""
-    if shots + 1 > len(bank):
-        raise ValueError(f"a {shots}-shot episode needs {shots + 1} different stills; the bank has {len(bank)}")
-    attribute = attribute or ATTRIBUTES[int(rng.integers(len(ATTRIBUTES)))]
-    media = [int(i) for i in rng.choice(len(bank), shots + 1, replace=False)]
-    parts = [f"<image> {bank.attribute(i, attribute)} ." for i in media[:-1]] + ["<image>"]
-    return Document(" ".join(parts), media), bank.attribute(media[-1], attribute)
+    Returns the prompt: Sample(text='<image> circle . … <image>', kind=attribute, answer, scene of
+    the query). Its training form: `complete(episode)`."""
+    if shots + 1 > len(media):
+        raise ValueError(f"a {shots}-shot episode needs {shots + 1} different stills; there are {len(media)}")
+    name = name or ATTRIBUTES[int(rng.integers(len(ATTRIBUTES)))]
+    chosen = [int(i) for i in rng.choice(len(media), shots + 1, replace=False)]
+    parts = [f"<image> {attribute(media[i], scenes[i], name)} ." for i in chosen[:-1]] + ["<image>"]
+    query = chosen[-1]
+    return Sample([media[i] for i in chosen], text=" ".join(parts), kind=name, scene=scenes[query],
+                  answer=attribute(media[query], scenes[query], name))
 
 
-def naming_episode(bank: MediaBank, rng: np.random.Generator, shots: int, ways: int = 3,
-                   names: Sequence[str] = NAMES, index_by_colour: dict[str, list[int]] | None = None
-                   ) -> tuple[Document, str]:
+def naming_episode(media: Sequence[Media], scenes: Sequence[Scene], rng: np.random.Generator, shots: int,
+                   ways: int = 3, names: Sequence[str] = NAMES, index_by_colour: dict[str, list[int]] | None = None
+                   ) -> Sample:
     """A few-shot episode: `ways` colours get random names from `names` (new for each episode);
     `shots` examples "<image> NAME ." (colours dealt round-robin, shuffled), then the query
     "<image>" whose answer is the name of the query image's colour. The format is that of the toy
     LM's text naming lists (`naming_text`) with each colour word replaced by an image.
 
-    Returns (prompt document, answer). Training text: prompt.text + f" {answer} ."."""
-    by_colour = index_by_colour or colour_index(bank)
+    Returns the prompt: Sample(kind='naming', answer, scene of the query, meta['colours']: the
+    colour of each image in order). Its training form: `complete(episode)`."""
+    by_colour = index_by_colour or colour_index(media, scenes)
     colours = [c for c in by_colour if len(by_colour[c]) >= 2]
     if len(colours) < ways or len(names) < ways:
         raise ValueError(f"need {ways} colours with ≥ 2 stills and {ways} names; got {len(colours)} and {len(names)}")
@@ -169,13 +158,11 @@ def naming_episode(bank: MediaBank, rng: np.random.Generator, shots: int, ways: 
     label = dict(zip(chosen, (names[k] for k in rng.choice(len(names), ways, replace=False))))
     support_colours = [chosen[k % ways] for k in range(shots)]
     rng.shuffle(support_colours)
-    query_colour = chosen[int(rng.integers(ways))]
-    parts, media = [], []
-    for colour in [*support_colours, query_colour]:
-        media.append(int(rng.choice(by_colour[colour])))
-        parts.append(f"<image> {label[colour]} .")
-    parts[-1] = "<image>"
-    return Document(" ".join(parts), media), label[query_colour]
+    order = [*support_colours, chosen[int(rng.integers(ways))]]
+    picked = [int(rng.choice(by_colour[colour])) for colour in order]
+    text = " ".join([f"<image> {label[colour]} ." for colour in order[:-1]] + ["<image>"])
+    return Sample([media[i] for i in picked], text=text, kind="naming", scene=scenes[picked[-1]],
+                  answer=label[order[-1]], meta={"colours": tuple(order)})
 
 
 def naming_text(rng: np.random.Generator, max_items: int = 12, keys: Sequence[str] = NAMING_KEYS,
@@ -192,65 +179,13 @@ def naming_text(rng: np.random.Generator, max_items: int = 12, keys: Sequence[st
     return " ".join(f"{key} {label[key]} ." for key in order)
 
 
-def colour_index(bank: MediaBank) -> dict[str, list[int]]:
-    """{colour: bank indices whose first object has that colour}."""
-    out: dict[str, list[int]] = {}
-    for i in range(len(bank)):
-        out.setdefault(bank.colour(i), []).append(i)
-    return out
-
-
-def complete(doc: Document, answer: str) -> Document:
+def complete(episode: Sample) -> Sample:
     """The training form of an episode: the prompt with its answer and a full stop."""
-    return Document(f"{doc.text} {answer} .", list(doc.media))
+    if episode.text is None or episode.answer is None:
+        raise ValueError("complete() takes an episode: a document Sample with its answer")
+    return replace(episode, text=f"{episode.text} {episode.answer} .")
 
 
-# ---- collation -------------------------------------------------------------------------------
-def collate(tokenizer, docs: Sequence[Document], features: torch.Tensor, side: str = "right") -> dict[str, torch.Tensor]:
-    """Documents → a batch for FlamingoVLM.
-
-    features: the bank's cached vision features (N, 1, T, P, D) (`VLM.cache_features`).
-    Returns input_ids, attention_mask, labels (B, L) — labels on text tokens only (not <bos>,
-    markers or padding) —, vision_features (B, M, T, P, D) with zeros for missing media, and
-    media_mask (B, M): True for real media. side: 'right' for training, 'left' for generation.
-    """
-    if side not in ("left", "right"):
-        raise ValueError("side must be 'left' or 'right'")
-    if features.ndim != 5 or features.shape[1] != 1:
-        raise ValueError(f"features must be cached vision features (N, 1, T, P, D), got {tuple(features.shape)}")
-    marker_ids = set(tokenizer.convert_tokens_to_ids(list(MEDIA_TOKENS)))
-    encoded = [encode_document(tokenizer, d.text) for d in docs]
-    for d, enc in zip(docs, encoded):
-        if sum(i in marker_ids for i in enc.input_ids) != len(d.media):
-            raise ValueError(f"tokenizing {d.text[:60]!r} gave a different number of markers than media")
-        enc.labels[:] = [IGNORE_INDEX if i in marker_ids else label for i, label in zip(enc.input_ids, enc.labels)]
-    batch = pad_batch(encoded, tokenizer.pad_token_id, side=side)
-    num_media = max(1, max(len(d.media) for d in docs))
-    vision = torch.zeros((len(docs), num_media, *features.shape[2:]), dtype=features.dtype)
-    media_mask = torch.zeros((len(docs), num_media), dtype=torch.bool)
-    for r, d in enumerate(docs):
-        if d.media:
-            vision[r, : len(d.media)] = features[d.media, 0]
-            media_mask[r, : len(d.media)] = True
-    return {**batch, "vision_features": vision, "media_mask": media_mask}
-
-
-def document_batches(make_document: Callable[[np.random.Generator], Document], tokenizer, features: torch.Tensor,
-                     batch_size: int, seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-    """Endless batches of freshly generated documents (deterministic by seed)."""
-    rng = np.random.default_rng(seed)
-    while True:
-        yield collate(tokenizer, [make_document(rng) for _ in range(batch_size)], features)
-
-
-def mix(iterators: Sequence[Iterator], weights: Sequence[float], seed: int = 0) -> Iterator:
-    """Endless batches drawn from several iterators with the given probabilities."""
-    rng = np.random.default_rng(seed)
-    p = np.asarray(weights, dtype=float) / np.sum(weights)
-    while True:
-        yield next(iterators[int(rng.choice(len(iterators), p=p))])
-
-
-__all__ = ["NAMES", "NAME_POOL", "ATTRIBUTES", "naming_text", "Document", "MediaBank", "still_bank", "clip_bank",
-           "caption_document", "attribute_episode", "naming_episode",
-           "colour_index", "complete", "collate", "document_batches", "mix", "media_text"]
+__all__ = ["NAMES", "NAME_POOL", "ATTRIBUTES", "naming_text", "render_stills", "render_clips", "moment",
+           "attribute", "colour_index", "media_text", "caption_document", "attribute_episode", "naming_episode",
+           "complete"]

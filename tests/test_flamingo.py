@@ -1,42 +1,58 @@
-import copy
+"""Flamingo: its parts (resampler, media masking, gated blocks), the preset on a frozen LM, and its
+data (interleaved documents, few-shot episodes). The contract every preset passes is in test_contract."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
+from minivlm import build
 from minivlm import interleaved as il
+from minivlm import zoo
 from minivlm.chat import IGNORE_INDEX
+from minivlm.cross_attention import (CrossAttentionLayer, GatedCrossAttentionBlock, decoder_layers,
+                                     media_attention_mask, media_index, tanh_gated_residual)
 from minivlm.data import WorldConfig
-from minivlm.flamingo import (FlamingoLayer, FlamingoVLM, GatedCrossAttentionBlock, PerceiverResampler, build_flamingo,
-                              decoder_layers, media_attention_mask, media_index, tanh_gated_residual)
+from minivlm.flamingo import FLAMINGO, PRETRAIN
 from minivlm.lm import build_lm
-from minivlm.train import TrainConfig, train
-from minivlm.vision import VisionEncoder, create_clip
-from minivlm.vlm import VLM
-
-
-@pytest.fixture()
-def parts(tokenizer):
-    encoder = VisionEncoder(create_clip("toy-clip-vit"), feature_layer=-2)
-    lm = build_lm(tokenizer, hidden_size=64, num_layers=2, num_heads=2)
-    return encoder, lm
+from minivlm.media import MediaMismatchError
+from minivlm.resampler import PerceiverResampler
+from minivlm.samples import Sample, collate, precompute
+from minivlm.stages import run_stage
+from minivlm.vlm import VLM, CrossAttentionVLM
 
 
 @pytest.fixture(scope="module")
-def bank():
-    return il.still_bank("train", 24, WorldConfig(max_objects=1))
+def stills():
+    return il.render_stills("train", 24, WorldConfig(max_objects=1))
 
 
 @pytest.fixture(scope="module")
 def clips():
-    return il.clip_bank("train", 6, num_frames=3)
+    return il.render_clips("train", 6, num_frames=3)
 
 
-def _episodes(bank, n=4, shots=3, seed=0):
+@pytest.fixture()
+def model(stills, clips):
+    m = build("flamingo")
+    m.fit_standardizer(stills[0] + clips[0])
+    return m
+
+
+def _open_gates(model, attn=1.0, ff=0.0):
+    with torch.no_grad():
+        for block in model.cross_attention:
+            block.attn_gate.fill_(attn)
+            block.ff_gate.fill_(ff)
+
+
+def _episodes(stills, n=4, shots=3, seed=0):
     rng = np.random.default_rng(seed)
-    return [il.complete(*il.naming_episode(bank, rng, shots)) for _ in range(n)]
+    return [il.complete(il.naming_episode(*stills, rng, shots)) for _ in range(n)]
 
 
+# ---- the parts -------------------------------------------------------------------------------
 def test_resampler_gives_the_same_number_of_tokens_for_any_number_of_frames():
     resampler = PerceiverResampler(32, num_latents=5, depth=2, heads=4, max_frames=8)
     for t in (1, 3, 8):
@@ -60,12 +76,13 @@ def test_media_mask_matches_a_hand_built_example(tokenizer):
     media = [tokenizer.convert_tokens_to_ids(t) for t in ("<image>", "<video>", "<audio>")]
     index = media_index(ids, media)
     assert index.tolist() == [[0, 1, 1, 1, 2, 2, 3, 3]]
-    mask = media_attention_mask(index, num_media=3, tokens_per_media=2)
+    valid = torch.tensor([[[1, 1], [1, 1], [1, 0]]], dtype=torch.bool)  # the video has one token, not two
+    mask = media_attention_mask(index, valid)
     expected = torch.tensor([
         [0, 0, 0, 0, 0, 0],  # "a": before any media, sees none
         [1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0],  # "<image> red ."
         [0, 0, 1, 1, 0, 0], [0, 0, 1, 1, 0, 0],  # "<image> blue"
-        [0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 1, 1],  # "<video> x"
+        [0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 1, 0],  # "<video> x": its one real token only
     ], dtype=torch.bool)
     assert torch.equal(mask[0], expected)
 
@@ -78,145 +95,169 @@ def test_tanh_gated_residual_is_the_identity_at_alpha_zero():
 
 def test_text_without_media_gets_no_cross_attention():
     block = GatedCrossAttentionBlock(16, heads=2)
-    x = torch.randn(1, 3, 16)
-    visual = torch.randn(1, 2, 4, 16)
-    out = block.attn(x, visual, torch.tensor([[0, 1, 2]]))
+    x, visual = torch.randn(1, 3, 16), torch.randn(1, 2 * 4, 16)
+    mask = media_attention_mask(torch.tensor([[0, 1, 2]]), torch.ones(1, 2, 4, dtype=torch.bool))
+    out = block.attn(x, visual, mask)
     assert torch.equal(out[0, 0], torch.zeros(16))
     assert out[0, 1].abs().sum() > 0 and not torch.allclose(out[0, 1], out[0, 2])
+    assert torch.equal(block(x, visual, mask), x)  # gates at 0: the identity
 
 
-def test_blocks_wrap_every_nth_decoder_layer(parts, tokenizer):
-    encoder, _ = parts
+# ---- the model -------------------------------------------------------------------------------
+def test_blocks_wrap_every_nth_decoder_layer(tokenizer):
+    encoder = zoo.toy_vision_encoder()
     lm = build_lm(tokenizer, hidden_size=64, num_layers=4, num_heads=2)
-    model = build_flamingo(encoder, lm, tokenizer, cross_attn_every=2)
-    wrapped = [isinstance(layer, FlamingoLayer) for layer in decoder_layers(model.lm)]
+    model = CrossAttentionVLM(FLAMINGO.replace(cross_attn_every=2), encoder, lm, tokenizer)
+    wrapped = [isinstance(layer, CrossAttentionLayer) for layer in decoder_layers(model.lm)]
     assert wrapped == [True, False, True, False] and len(model.cross_attention) == 2
+    assert not any(isinstance(layer, CrossAttentionLayer) for layer in decoder_layers(lm))  # the LM given is untouched
     with pytest.raises(ValueError, match="already has cross-attention"):
-        FlamingoVLM(encoder, model.vision_tokenizer, model.lm, tokenizer)
+        CrossAttentionVLM(FLAMINGO, encoder, model.lm, tokenizer)
 
 
-def test_at_init_the_logits_equal_the_frozen_lm_bit_for_bit(parts, tokenizer, bank):
-    encoder, lm = parts
-    plain = copy.deepcopy(lm)
-    model = build_flamingo(encoder, lm, tokenizer)
-    features = model.cache_features(bank.frames)
-    model.fit_standardizer(features)
-    batch = il.collate(tokenizer, _episodes(bank), features)
-    out = model(**batch).logits
-    want = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    assert torch.equal(out, want)
-    # after the gates open, the media change the output
-    for block in model.cross_attention:
-        block.attn_gate.data.fill_(1.0)
-    assert not torch.allclose(model(**batch).logits, want, atol=1e-4)
+def test_at_init_the_logits_equal_the_frozen_lm_bit_for_bit(model, stills):
+    plain, _ = zoo.toy_lm()
+    batch = collate(model, _episodes(stills))
+    with torch.no_grad():
+        want = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        assert torch.equal(model(**batch).logits, want)
+        _open_gates(model)  # once the gates open, the media change the output
+        assert not torch.allclose(model(**batch).logits, want, atol=1e-4)
 
 
-def test_training_moves_gates_and_never_the_lm(parts, tokenizer, bank):
-    encoder, lm = parts
-    model = build_flamingo(encoder, lm, tokenizer)
-    features = model.cache_features(bank.frames)
-    model.fit_standardizer(features)
+def test_training_moves_gates_and_never_the_lm(model, stills):
+    docs = precompute(model, _episodes(stills, n=8, shots=2))
     lm_before = {k: v.clone() for k, v in model.lm.state_dict().items()}
-    batches = il.document_batches(lambda rng: il.complete(*il.naming_episode(bank, rng, 2)), tokenizer, features, 4)
-    batch = next(batches)
-    model(**batch).loss.backward()
-    assert all(p.grad is None for p in model.lm_parameters())
-    assert all(not p.requires_grad for p in model.vision_encoder.parameters())
-    model.zero_grad(set_to_none=True)
-    train(model, batches, TrainConfig(steps=4, lr=1e-2, progress=False))
+    stage = replace(PRETRAIN, steps=4, lr=1e-2, batch_size=4)  # gates at lr × PRETRAIN.lr_scale["gates"]
+    run_stage(model, stage, docs, progress=False)
+    assert all(p.requires_grad for p in model.part_parameters("gates"))
+    assert not any(p.requires_grad for part in ("lm", "vision_encoder") for p in model.part_parameters(part))
     assert all(torch.equal(lm_before[k], v) for k, v in model.lm.state_dict().items())
     assert any(abs(g) > 0 for g in model.gate_values().values())
 
 
-def test_labels_skip_markers_bos_and_padding(tokenizer, bank):
-    docs = _episodes(bank, n=2, shots=1) + [il.Document("<image> a red circle .", [0])]
-    batch = il.collate(tokenizer, docs, torch.zeros(len(bank), 1, 1, 2, 3))
-    markers = torch.isin(batch["input_ids"], torch.tensor(tokenizer.convert_tokens_to_ids(["<image>", "<bos>"])))
-    assert (batch["labels"][markers] == IGNORE_INDEX).all()
+def test_ungated_blocks_have_no_gates_to_train():
+    ungated = build(FLAMINGO.replace(gated=False))
+    assert ungated.parts()["gates"] == [] and all(v == 0 for v in ungated.gate_values().values())
+
+
+def test_labels_skip_markers_bos_and_padding(model, stills):
+    docs = _episodes(stills, n=2, shots=1) + [Sample(stills[0][:1], text="<image> a red circle .")]
+    batch = collate(model, docs)
+    skipped = torch.isin(batch["input_ids"], torch.tensor(model.tokenizer.convert_tokens_to_ids(["<image>", "<bos>"])))
+    assert (batch["labels"][skipped] == IGNORE_INDEX).all()
     assert (batch["labels"][batch["attention_mask"] == 0] == IGNORE_INDEX).all()
-    assert batch["vision_features"].shape == (3, 2, 1, 2, 3) and batch["media_mask"].sum(1).tolist() == [2, 2, 1]
+    assert [len(m) for m in batch["media"]] == [2, 2, 1]
+    learned = model.tokenizer.decode(batch["labels"][2][batch["labels"][2] != IGNORE_INDEX])
+    assert learned == "a red circle ."
 
 
-def test_naming_episode_answer_is_the_name_shown_for_that_colour(bank):
-    rng = np.random.default_rng(3)
-    for _ in range(20):
-        doc, answer = il.naming_episode(bank, rng, shots=6, ways=3)
-        colours = [bank.colour(i) for i in doc.media]
-        names = doc.text.split(" .")[:-1]
-        named = {c: n.split()[-1] for c, n in zip(colours[:-1], names)}
-        assert named[colours[-1]] == answer and len(set(named.values())) == len(named)
-        assert doc.text.endswith(". <image>")
-
-
-def test_attribute_episode_asks_one_attribute_of_every_still(bank, tokenizer):
-    rng = np.random.default_rng(4)
-    for attribute in il.ATTRIBUTES:
-        doc, answer = il.attribute_episode(bank, rng, shots=5, attribute=attribute)
-        shown = [part.split(" ", 1)[1] for part in doc.text.split(" . ")[:-1]]
-        assert shown == [bank.attribute(i, attribute) for i in doc.media[:-1]]
-        assert answer == bank.attribute(doc.media[-1], attribute) and len(set(doc.media)) == 6
-        assert doc.text.endswith(". <image>")
-        assert tokenizer.unk_token_id not in tokenizer(il.complete(doc, answer).text).input_ids
-    doc, _ = il.attribute_episode(bank, rng, shots=0)
-    assert doc.text == "<image>" and len(doc.media) == 1
-    asked = set()
-    for _ in range(30):  # without `attribute`, episodes ask each attribute
-        doc, _ = il.attribute_episode(bank, rng, shots=1)
-        shown = doc.text.split(" . ")[0].split(" ", 1)[1]
-        asked |= {a for a in il.ATTRIBUTES if bank.attribute(doc.media[0], a) == shown}
-    assert asked == set(il.ATTRIBUTES)
-    with pytest.raises(ValueError, match="unknown attribute"):
-        bank.attribute(0, "size")
-    with pytest.raises(ValueError, match="different stills"):
-        il.attribute_episode(bank, rng, shots=len(bank))
-
-
-def test_mismatched_media_is_a_clear_error(parts, tokenizer, bank):
-    encoder, lm = parts
-    model = build_flamingo(encoder, lm, tokenizer)
-    batch = il.collate(tokenizer, _episodes(bank, n=2, shots=2), model.cache_features(bank.frames))
-    with pytest.raises(ValueError, match="media and text do not match"):
-        model(batch["input_ids"], vision_features=batch["vision_features"][:, :1])
-    with pytest.raises(ValueError, match="no pixel_values"):
+def test_mismatched_media_is_a_clear_error(model, stills):
+    batch = collate(model, _episodes(stills, n=2, shots=2))
+    with pytest.raises(MediaMismatchError, match="placeholder"):
+        model(batch["input_ids"], media=[m[:1] for m in batch["media"]])
+    with pytest.raises(MediaMismatchError, match="placeholder"):
         model(batch["input_ids"])
 
 
-def test_generation_with_kv_cache_matches_step_by_step_greedy(parts, tokenizer, clips):
-    encoder, lm = parts
-    model = build_flamingo(encoder, lm, tokenizer)
-    for block in model.cross_attention:  # open the gates so the media matter
-        block.attn_gate.data.fill_(1.0)
-        block.ff_gate.data.fill_(1.0)
-    features = model.cache_features(clips.frames)
-    docs = [il.Document("look <video> a red circle <video> the", [0, 1]), il.Document("<video> a", [2])]
-    batch = il.collate(tokenizer, docs, features, side="left")
-    fast = model.generate(batch["input_ids"], batch["attention_mask"], vision_features=batch["vision_features"],
-                          max_new_tokens=5)
+def test_generation_with_kv_cache_matches_step_by_step_greedy(model, clips):
+    _open_gates(model, 1.0, 1.0)  # the media matter
+    media = clips[0]
+    docs = [Sample(media[:2], text="look <video> a red circle <video> the"), Sample(media[2:3], text="<video> a")]
+    batch = collate(model, docs, side="left")
+    fast = model.generate(batch["input_ids"], batch["attention_mask"], batch["media"], max_new_tokens=5)
     for row in range(2):
         ids = batch["input_ids"][row:row + 1][:, batch["attention_mask"][row].bool()]
         slow = []
-        for _ in range(5):
-            nxt = int(model(ids, vision_features=batch["vision_features"][row:row + 1]).logits[0, -1].argmax())
-            slow.append(nxt)
-            if nxt == model.eos_token_id:
-                break
-            ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+        with torch.no_grad():
+            for _ in range(5):
+                nxt = int(model(ids, media=batch["media"][row:row + 1]).logits[0, -1].argmax())
+                slow.append(nxt)
+                if nxt == model.eos_token_id:
+                    break
+                ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
         assert fast[row].tolist()[: len(slow)] == slow
 
 
-def test_save_load_round_trip_gives_identical_logits(parts, tokenizer, clips, tmp_path):
-    encoder, lm = parts
-    model = build_flamingo(encoder, lm, tokenizer, cross_attn_every=2, temporal=False, gate_lr_scale=4.0)
-    features = model.cache_features(clips.frames)
-    model.fit_standardizer(features)
-    for k, block in enumerate(model.cross_attention):
-        block.attn_gate.data.fill_(0.3 + k)
-    batch = il.collate(tokenizer, [il.Document("<video> a <video> b", [0, 1])], features)
+def test_save_load_round_trip_gives_identical_logits(clips, tmp_path):
+    model = build(FLAMINGO.replace(cross_attn_every=2, reducer_args={**FLAMINGO.reducer_args, "temporal": False}))
+    model.fit_standardizer(clips[0])
+    with torch.no_grad():
+        for k, block in enumerate(model.cross_attention):
+            block.attn_gate.fill_(0.3 + k)
+    batch = collate(model, [Sample(clips[0][:2], text="<video> a <video> b")])
     model.save_pretrained(tmp_path)
     loaded = VLM.from_pretrained(tmp_path)
-    assert type(loaded) is FlamingoVLM and loaded.gate_values() == model.gate_values()
-    assert all(block.lr_scales == {"attn_gate": 4.0, "ff_gate": 4.0} for block in loaded.cross_attention)
-    assert torch.equal(model(**batch).logits, loaded(**batch).logits)
+    assert type(loaded) is CrossAttentionVLM and loaded.config == model.config
+    assert loaded.gate_values() == model.gate_values() and len(loaded.cross_attention) == 2
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, loaded(**batch).logits)
+
+
+def test_left_padded_prompts_give_the_same_next_token_logits_as_unpadded(model, stills):
+    _open_gates(model, 0.5)
+    rng = np.random.default_rng(1)
+    prompts = [il.naming_episode(*stills, rng, shots) for shots in (1, 4)]
+    with torch.no_grad():
+        together = model(**collate(model, prompts, side="left")).logits[:, -1]
+        alone = model(**collate(model, prompts[:1], side="left")).logits[:, -1]
+    torch.testing.assert_close(together[0], alone[0], atol=1e-4, rtol=1e-4)
+
+
+# ---- the data --------------------------------------------------------------------------------
+def test_stills_show_their_first_object_at_their_moment(stills):
+    media, scenes = stills
+    for item, scene in zip(media, scenes):
+        assert item.modality == "image" and scene.visible(0, il.moment(item))
+    assert [m.times for m in media] == [m.times for m in il.render_stills("train", 24, WorldConfig(max_objects=1))[0]]
+
+
+def test_naming_episode_answer_is_the_name_shown_for_that_colour(stills):
+    media, scenes = stills
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        episode = il.naming_episode(media, scenes, rng, shots=6, ways=3)
+        colours = [il.attribute(item, scenes[media.index(item)], "colour") for item in episode.media]
+        assert list(episode.meta["colours"]) == colours and episode.scene is scenes[media.index(episode.media[-1])]
+        names = episode.text.split(" .")[:-1]
+        named = {c: n.split()[-1] for c, n in zip(colours[:-1], names)}
+        assert named[colours[-1]] == episode.answer and len(set(named.values())) == len(named)
+        assert episode.text.endswith(". <image>") and episode.kind == "naming"
+
+
+def test_attribute_episode_asks_one_attribute_of_every_still(stills, tokenizer):
+    media, scenes = stills
+    truth = {id(item): scene for item, scene in zip(media, scenes)}
+    rng = np.random.default_rng(4)
+    for name in il.ATTRIBUTES:
+        episode = il.attribute_episode(media, scenes, rng, shots=5, name=name)
+        shown = [part.split(" ", 1)[1] for part in episode.text.split(" . ")[:-1]]
+        assert shown == [il.attribute(m, truth[id(m)], name) for m in episode.media[:-1]]
+        query = episode.media[-1]
+        assert episode.answer == il.attribute(query, truth[id(query)], name) and episode.kind == name
+        assert len({id(m) for m in episode.media}) == 6 and episode.text.endswith(". <image>")
+        assert tokenizer.unk_token_id not in tokenizer(il.complete(episode).text).input_ids
+    episode = il.attribute_episode(media, scenes, rng, shots=0)
+    assert episode.text == "<image>" and len(episode.media) == 1
+    asked = set()
+    for _ in range(30):  # without a name, episodes ask each attribute
+        episode = il.attribute_episode(media, scenes, rng, shots=1)
+        shown = episode.text.split(" . ")[0].split(" ", 1)[1]
+        asked |= {a for a in il.ATTRIBUTES if il.attribute(episode.media[0], truth[id(episode.media[0])], a) == shown}
+    assert asked == set(il.ATTRIBUTES)
+    with pytest.raises(ValueError, match="unknown attribute"):
+        il.attribute(media[0], scenes[0], "size")
+    with pytest.raises(ValueError, match="different stills"):
+        il.attribute_episode(media, scenes, rng, shots=len(media))
+
+
+def test_caption_documents_name_their_media_in_order(stills, clips):
+    rng = np.random.default_rng(5)
+    for (media, scenes), marker in ((stills, "<image>"), (clips, "<video>")):
+        doc = il.caption_document(media, scenes, rng, num_media=3)
+        assert doc.text.split().count(marker) == len(doc.media) == 3 and doc.kind == "caption"
+    with pytest.raises(ValueError, match="episode"):
+        il.complete(doc)
 
 
 def test_naming_text_gives_each_key_one_name_and_tokenizes_without_unknowns(tokenizer):
@@ -230,19 +271,3 @@ def test_naming_text_gives_each_key_one_name_and_tokenizes_without_unknowns(toke
             assert named.setdefault(key, name) == name  # a key keeps its name within a list
         assert len(set(named.values())) == len(named)  # different keys, different names
         assert tokenizer.unk_token_id not in tokenizer(text).input_ids
-
-
-def test_left_padded_prompts_give_the_same_next_token_logits_as_unpadded(parts, tokenizer, bank):
-    encoder, lm = parts
-    model = build_flamingo(encoder, lm, tokenizer)
-    features = model.cache_features(bank.frames)
-    model.fit_standardizer(features)
-    for block in model.cross_attention:
-        block.attn_gate.data.fill_(0.5)
-    rng = np.random.default_rng(1)
-    docs = [il.naming_episode(bank, rng, shots)[0] for shots in (1, 4)]
-    batch = il.collate(tokenizer, docs, features, side="left")
-    logits = model.next_token_logits(batch["input_ids"], batch["attention_mask"], vision_features=batch["vision_features"])
-    alone = il.collate(tokenizer, docs[:1], features, side="left")
-    want = model.next_token_logits(alone["input_ids"], alone["attention_mask"], vision_features=alone["vision_features"])
-    torch.testing.assert_close(logits[0], want[0], atol=1e-4, rtol=1e-4)
