@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Tests use their own cache, so a smoke-size zoo never mixes with the course's real one.
 TEST_CACHE ?= $(CURDIR)/.cache/test
 
-.PHONY: setup zoo lab test test-unit benchmark clean
+.PHONY: setup zoo lab test test-unit results benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,11 +23,16 @@ lab: zoo
 	$(VENV)/bin/jupyter lab notebooks/
 
 test: setup
-	MINIVLM_FAST=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 \
+	MINIVLM_FAST=1 MINIVLM_STRICT_CHECKS=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 \
 		$(PY) -m pytest -q -n 2 tests --nbmake notebooks solutions --nbmake-timeout=600
 
 test-unit: setup
-	MINIVLM_FAST=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
+	MINIVLM_FAST=1 MINIVLM_STRICT_CHECKS=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
+
+# Every notebook (solved) in full mode: each writes results/NN.json; then the README's table is rebuilt.
+results: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider --nbmake solutions --nbmake-timeout=1800
+	$(PY) tools/results_tables.py
 
 benchmark: setup
 	$(PY) benchmarks/foundation.py

@@ -1,13 +1,26 @@
 """Exercise checks: each compares a learner's function with the package's on fixed inputs and
 says "correct", or shows what differs. An exercise not yet done (it raises
-NotImplementedError) is reported as such, without failing the notebook."""
+NotImplementedError) is reported as such, without failing the notebook.
+
+Under test (`MINIVLM_STRICT_CHECKS=1`, set by `make test`) a wrong answer raises `CheckFailed`,
+so a solution that drifted from the package fails the test run instead of printing ❌."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+import os
+
 import numpy as np
 import torch
+
+
+class CheckFailed(AssertionError):
+    """An exercise's answer is wrong (raised only in strict mode, i.e. under test)."""
+
+
+def strict() -> bool:
+    return os.environ.get("MINIVLM_STRICT_CHECKS", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def report(name: str, check: Callable[[], str | None]) -> bool:
@@ -20,6 +33,8 @@ def report(name: str, check: Callable[[], str | None]) -> bool:
     if problem is None:
         print(f"✅ {name}: correct!")
         return True
+    if strict():
+        raise CheckFailed(f"{name}: {problem}")
     print(f"❌ {name}: {problem}")
     return False
 

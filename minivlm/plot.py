@@ -132,3 +132,26 @@ def shot_curves(curves: dict[str, dict[int, float]], chance: float | None = None
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8)
     return ax
+
+
+def seed_spread(runs: dict[str, Sequence[float]], ax=None, ylabel: str = "accuracy",
+                chance: float | None = None, title: str | None = None):
+    """One column per variant: each seed's value as a dot, the mean ± standard error as a bar —
+    the picture of a comparison over seeds (`minivlm.results`)."""
+    from .results import mean_se
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.2 + 1.1 * len(runs), 3.2))
+    for x, (name, values) in enumerate(runs.items()):
+        m, se = mean_se(values)
+        jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.scatter(x + jitter, values, s=14, alpha=0.6, color=f"C{x}")
+        ax.errorbar(x, m, yerr=se, fmt="_", markersize=22, capsize=6, color="k", lw=1.5)
+    if chance is not None:
+        ax.axhline(chance, color="k", ls="--", lw=1, label="chance")
+        ax.legend(fontsize=8)
+    ax.set_xticks(range(len(runs)), list(runs), rotation=20 if len(runs) > 4 else 0)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

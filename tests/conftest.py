@@ -3,6 +3,7 @@ import os
 # Unit tests always run at smoke size, offline, with their own cache.
 os.environ.setdefault("MINIVLM_FAST", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MINIVLM_STRICT_CHECKS", "1")  # a wrong exercise answer raises
 os.environ.setdefault("MINIVLM_CACHE", os.path.join(os.path.dirname(__file__), "..", ".cache", "test"))
 
 import pytest  # noqa: E402

@@ -32,3 +32,9 @@ def test_every_committed_notebook_has_a_source():
     sources = {p.stem for p in (ROOT / "course").glob("[0-9][0-9]_*.py")}
     for folder in ("notebooks", "solutions"):
         assert {p.stem for p in (ROOT / folder).glob("*.ipynb")} == sources, folder
+
+
+def test_readme_results_table_is_generated_from_the_results_files():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "results_tables.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -80,10 +80,11 @@ def test_leaderboard_lists_every_model():
     assert "mlp" in text and "linear" in text and "0.90" in text and "-" in text
 
 
-def test_exercise_checks_report_right_wrong_and_not_done(capsys):
+def test_exercise_checks_report_right_wrong_and_not_done(capsys, monkeypatch):
     def todo(x):
         raise NotImplementedError
 
+    monkeypatch.setenv("MINIVLM_STRICT_CHECKS", "0")  # a learner's run: print, do not stop
     assert compare("double", lambda x: 2 * x, lambda x: x + x, [(1,), (3,)])
     assert not compare("double", lambda x: 3 * x, lambda x: x + x, [(1,)])
     assert not compare("double", todo, lambda x: x + x, [(1,)])
@@ -103,3 +104,30 @@ def test_a_parameter_group_with_an_lr_scale_learns_that_much_faster():
     # one Adam step moves each parameter by its learning rate
     torch.testing.assert_close(model.slow.detach(), torch.tensor([1e-3]))
     torch.testing.assert_close(model.fast.detach(), torch.tensor([1e-2]))
+
+
+def test_under_test_a_wrong_exercise_answer_raises(monkeypatch):
+    from minivlm.checks import CheckFailed
+
+    monkeypatch.setenv("MINIVLM_STRICT_CHECKS", "1")
+    with pytest.raises(CheckFailed, match="double"):
+        compare("double", lambda x: 3 * x, lambda x: x + x, [(1,)])
+    assert not compare("double", lambda x: (_ for _ in ()).throw(NotImplementedError()), lambda x: x + x, [(1,)])
+
+
+def test_intervals_and_verdicts_only_call_a_difference_the_interval_supports(tmp_path, monkeypatch):
+    from minivlm.results import Record, interval, mean_se, verdict
+
+    assert mean_se([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1 / 3 ** 0.5))
+    assert interval([0.5, 0.5]).startswith("0.500 ± 0.000 (2 seeds)")
+    assert verdict([0.9, 0.91, 0.89], [0.5, 0.52, 0.48], ("mlp", "linear")).startswith("mlp is better")
+    assert verdict([0.5, 0.52, 0.48], [0.9, 0.91, 0.89], ("mlp", "linear")).startswith("linear is better")
+    assert "not distinguishable" in verdict([0.70, 0.80, 0.60], [0.72, 0.62, 0.82])
+    assert "not distinguishable" in verdict([0.9], [0.1])  # one seed: no interval
+    assert verdict([1.0, 1.1, 0.9], [2.0, 2.1, 1.9], ("a", "b"), higher_is_better=False).startswith("a is better")
+    record = Record("99")
+    record.add("accuracy", {"mlp": [0.9, 0.8]})
+    assert record.save(tmp_path) is None  # fast mode: smoke numbers are never results
+    monkeypatch.setenv("MINIVLM_FAST", "0")
+    saved = json.loads(record.save(tmp_path).read_text())
+    assert saved["figures"] == {"accuracy": {"mlp": [0.9, 0.8]}} and saved["machine"]["cpu_cores"] >= 1
