@@ -62,10 +62,23 @@ class Fact:
         if self.relation == "count_at":
             return f"at {seconds(self.time or 0.0)} seconds we see {self.value} ."
         if self.relation == "never":
-            first, *rest = self.value.split()
-            return " ".join([f"the {self.subject} does not", _BASE_VERBS.get(first, first), *rest]) + " ."
+            return f"the {self.subject} does not {base_form(self.value)} ."
         when = f"at {seconds(self.time)} seconds " if self.time is not None else ""
         return f"{when}the {self.subject} {self.value} ."
+
+
+def base_form(value: str) -> str:
+    """An event's words without the third person: 'stops' → 'stop', 'bounces off the left wall'
+    → 'bounce off the left wall' (for "does not …", "does it … ?")."""
+    first, *rest = value.split()
+    return " ".join([_BASE_VERBS.get(first, first), *rest])
+
+
+def event_fact(scene: Scene, event, timed: bool = True) -> Fact:
+    """An event of the scene as a fact: its object, its words (`event_words`) and, when `timed`,
+    its start time."""
+    return Fact("event", scene.objects[event.obj].name(), event_words(event.kind, event.detail),
+                event.start if timed else None)
 
 
 def object_index(scene: Scene, name: str) -> int | None:
@@ -79,8 +92,7 @@ def scene_facts(scene: Scene) -> list[Fact]:
     facts = [Fact("count", "", NUMBER_WORDS[len(scene.objects)])]
     facts += [Fact("object", o.name()) for o in scene.objects]
     facts += [Fact("motion", o.name(), o.direction or "still") for o in scene.objects]
-    facts += [Fact("event", scene.objects[e.obj].name(), event_words(e.kind, e.detail), e.start)
-              for e in scene.events]
+    facts += [event_fact(scene, e) for e in scene.events]
     return facts
 
 

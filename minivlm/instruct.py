@@ -15,18 +15,21 @@ Here a writer does the same from the toy world's ground truth:
   with the papers' kind of prompt built from `describe(scene)`, parses the reply, and keeps only
   answers whose facts the scene confirms — LLM-written data needs that filter.
 
-`make_instructions(split, n, ...)` renders the clips and writes the conversations.
+`make_instructions(split, n, ...)` renders the clips and writes the conversations as
+`minivlm.samples.Sample`s: each conversation holds its clip's one shared video `Media` (so
+`minivlm.samples.precompute` encodes each clip once), its kind, its scene, and its
+`Instruction` in `meta["instruction"]` (with the facts of every turn). Training batches come
+from `minivlm.samples.sample_batches`. Built in notebook 04.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import torch
 
 from .data import (
     COLOURS,
@@ -34,16 +37,18 @@ from .data import (
     SHAPES,
     Scene,
     WorldConfig,
+    clip_qa,
     describe,
     render,
     sample_scene,
     seconds,
     uniform_times,
 )
-from .chat import trim_padding
-from .data.text import choose, event_phrase, event_words, indefinite_article
-from .facts import Fact, counterfactual, holds, isolated, next_event, read_facts
-from .train import random_batches
+from .data.text import choose, event_phrase, event_words, indefinite_article, order_pair
+from .facts import Fact, base_form, counterfactual, event_fact, holds, isolated, read_facts
+from .judge import temporal_question
+from .media import Media
+from .samples import Sample
 
 INSTRUCTION_KINDS = ("description", "dialogue", "reasoning")
 Message = dict[str, str]
@@ -77,6 +82,12 @@ class Instruction:
             out.append({"role": "assistant", "content": t.answer})
         return out
 
+    def sample(self, media: Media, scene: Scene | None = None, **meta) -> Sample:
+        """The conversation about `media` (a clip) as a training Sample (kind = this kind; the
+        Instruction, with every turn's facts, in meta['instruction'], beside `meta`)."""
+        return Sample([media], self.messages(media.placeholder), kind=self.kind, scene=scene,
+                      meta={"instruction": self, **meta})
+
 
 class InstructionWriter(Protocol):
     def write(self, scene: Scene, kind: str, rng: np.random.Generator) -> Instruction | None:
@@ -88,15 +99,9 @@ def _count_sentence(n: int) -> str:
     return f"there {'is' if n == 1 else 'are'} {NUMBER_WORDS[n]} object{'' if n == 1 else 's'} ."
 
 
-def _event_fact(scene: Scene, e, timed: bool = True) -> Fact:
-    return Fact("event", scene.objects[e.obj].name(), event_words(e.kind, e.detail), e.start if timed else None)
-
-
-def _base(value: str) -> str:
-    """'stops' → 'stop', 'bounces off the left wall' → 'bounce off the left wall'."""
-    first, *rest = value.split()
-    base = {"appears": "appear", "disappears": "disappear", "stops": "stop", "bounces": "bounce", "turns": "turn"}
-    return " ".join([base.get(first, first), *rest])
+def _event_facts(text: str) -> tuple[Fact, ...]:
+    """The (untimed) events a generated answer states: its checkable facts."""
+    return tuple(f for f in read_facts(text) if f.relation == "event")
 
 
 # ---- the template writer --------------------------------------------------------------------
@@ -138,7 +143,7 @@ class TemplateWriter:
         question = choose(rng, DESCRIPTION_QUESTIONS)
         facts = [Fact("count", "", NUMBER_WORDS[len(scene.objects)])]
         facts += [Fact("motion", o.name(), o.direction or "still") for o in scene.objects]
-        facts += [_event_fact(scene, e) for e in scene.events]
+        facts += [event_fact(scene, e) for e in scene.events]
         if rng.random() >= self.variety:
             answer = describe(scene)
         else:  # a second style: a list of the objects, then the events with "first" and "then"
@@ -190,7 +195,7 @@ class TemplateWriter:
             q = choose(rng, ["does it stop ?", "does it stop moving ?"])
             if stop:
                 turns.append(Turn(q, f"yes , it stops at {seconds(stop[0].start)} seconds .",
-                                  (_event_fact(scene, stop[0]),), "stop"))
+                                  (event_fact(scene, stop[0]),), "stop"))
             else:
                 turns.append(Turn(q, self._short(rng, "no .", "no , it does not stop ."),
                                   (Fact("never", name, "stops"),), "stop"))
@@ -202,7 +207,7 @@ class TemplateWriter:
             e = choose(rng, timed)
             turns.append(Turn(f"what happens at {seconds(e.start)} seconds ?",
                               f"{event_phrase(scene, e)} .",
-                              (_event_fact(scene, e),), "when"))
+                              (event_fact(scene, e),), "when"))
         return turns[: self.max_turns]
 
     def _presence(self, scene: Scene, rng: np.random.Generator) -> Turn:
@@ -232,7 +237,7 @@ class TemplateWriter:
         for e in scene.events:
             name = scene.objects[e.obj].name()
             t = seconds(e.start)
-            fact = (_event_fact(scene, e),)
+            fact = (event_fact(scene, e),)
             if e.kind == "bounce" and isolated(scene, e):
                 options.append(Turn(f"why does the {name} change direction at {t} seconds ?",
                                     f"because it bounces off the {e.detail} wall .", fact, "why"))
@@ -272,36 +277,33 @@ class TemplateWriter:
                 if later:
                     e = later[0]
                     options.append(Turn(f"if the {name} did not stop , which wall would it bounce off first ?",
-                                        f"it would bounce off the {e.detail} wall .", (_event_fact(world, e),),
+                                        f"it would bounce off the {e.detail} wall .", (event_fact(world, e),),
                                         "what-if", {"obj": i, "stop": None}))
         return choose(rng, options)
 
     def order(self, scene: Scene, rng: np.random.Generator) -> Turn | None:
-        events = [e for e in scene.events if e.kind != "bounce" and isolated(scene, e)]
-        pairs = [(a, b) for a in events for b in events if b.start - a.start >= 0.5]
-        if not pairs:
-            return None
-        a, b = choose(rng, pairs)
-        fa, fb = _event_fact(scene, a, timed=False), _event_fact(scene, b, timed=False)
-        phrase = {id(a): f"the {fa.subject} {fa.value}", id(b): f"the {fb.subject} {fb.value}"}
-        style = int(rng.integers(3))
-        if style == 0:
-            x, y = (a, b) if rng.random() < 0.5 else (b, a)
-            return Turn(f"what happens first , {phrase[id(x)]} or {phrase[id(y)]} ?", f"{phrase[id(a)]} .",
-                        (fa,), "order")
-        if style == 1:
-            x, y = (a, b) if rng.random() < 0.5 else (b, a)
-            fx = fa if x is a else fb
-            q = f"does the {fx.subject} {_base(fx.value)} before {phrase[id(y)]} ?"
-            answer = f"yes , {phrase[id(a)]} first ." if x is a else f"no , {phrase[id(a)]} first ."
-            return Turn(q, answer, (_event_fact(scene, a), _event_fact(scene, b)), "order")
-        starts = [e for e in events if next_event(events, e) is not None]
-        a = choose(rng, starts)
-        b = next_event(events, a)
-        fa, fb = _event_fact(scene, a, timed=False), _event_fact(scene, b, timed=False)
-        return Turn(f"what happens after the {fa.subject} {fa.value} ?",
-                    f"at {seconds(b.start)} seconds the {fb.subject} {fb.value} .",
-                    (_event_fact(scene, a), _event_fact(scene, b)), "order")
+        """An order question in one of three forms, drawn among those the scene can answer: which
+        of two events comes first (`minivlm.data.clip_qa`'s 'order' question), the same as a
+        yes/no question, or what happens after an event (`minivlm.judge.temporal_question`)."""
+        for style in rng.permutation(3):
+            if style == 0:
+                qa = clip_qa(scene, "order", rng)
+                if qa is not None:
+                    return Turn(qa.question, f"{qa.answer} .", _event_facts(qa.answer), "order")
+            elif style == 1:
+                pair = order_pair(scene, rng)
+                if pair is not None:
+                    a, b = pair
+                    x, y = (a, b) if rng.random() < 0.5 else (b, a)
+                    fx = event_fact(scene, x)
+                    q = f"does the {fx.subject} {base_form(fx.value)} before {event_phrase(scene, y)} ?"
+                    answer = f"{'yes' if x is a else 'no'} , {event_phrase(scene, a)} first ."
+                    return Turn(q, answer, (event_fact(scene, a), event_fact(scene, b)), "order")
+            else:
+                asked = temporal_question(scene, "after", rng)
+                if asked is not None:
+                    return Turn(*asked, _event_facts(" . ".join(asked)), "order")
+        return None
 
 
 # ---- checking ------------------------------------------------------------------------------
@@ -409,31 +411,12 @@ class LLMWriter:
 
 
 # ---- data sets -----------------------------------------------------------------------------
-@dataclass
-class InstructionSet:
-    """Clips and conversations about them. frames: uint8 (N, T, H, W, 3); `clip[k]` says which
-    clip conversation k is about."""
-
-    frames: torch.Tensor
-    scenes: list[Scene]
-    instructions: list[Instruction]
-    clip: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.instructions)
-
-    def messages(self, media_token: str = "<video>") -> list[list[Message]]:
-        return [ins.messages(media_token) for ins in self.instructions]
-
-    def kinds(self) -> list[str]:
-        return [ins.kind for ins in self.instructions]
-
-
 def write_instructions(scenes: Sequence[Scene], writer: InstructionWriter | None = None,
                        kinds: Sequence[str] = INSTRUCTION_KINDS, seed: int = 0,
                        start: int = 0) -> tuple[list[Instruction], list[int]]:
-    """One conversation of each kind per scene (when the scene supports it). Returns the
-    conversations and, for each, the index of its scene. Deterministic for a given seed."""
+    """One conversation of each kind per scene (when the scene supports it), as text only.
+    Returns the conversations and, for each, the index of its scene. Deterministic for a given
+    seed (scene k draws from its own stream, numbered start + k)."""
     unknown = set(kinds) - set(INSTRUCTION_KINDS)
     if unknown:
         raise ValueError(f"unknown instruction kinds {sorted(unknown)}; use {INSTRUCTION_KINDS}")
@@ -449,30 +432,24 @@ def write_instructions(scenes: Sequence[Scene], writer: InstructionWriter | None
     return instructions, clip
 
 
+def instruction_samples(clips: Sequence[Media], scenes: Sequence[Scene], writer: InstructionWriter | None = None,
+                        kinds: Sequence[str] = INSTRUCTION_KINDS, seed: int = 0, start: int = 0) -> list[Sample]:
+    """Conversations about clips as Samples: for clip k (a video Media of scene k), one
+    conversation of each kind its scene supports, all holding that one Media object (shared
+    items are encoded once by `minivlm.samples.precompute`). meta: {'instruction', 'clip': k}."""
+    if len(clips) != len(scenes):
+        raise ValueError(f"{len(clips)} clips for {len(scenes)} scenes; give one clip per scene")
+    instructions, owner = write_instructions(scenes, writer, kinds, seed, start)
+    return [ins.sample(clips[k], scenes[k], clip=k) for ins, k in zip(instructions, owner)]
+
+
 def make_instructions(split: str, n: int, num_frames: int = 8, kinds: Sequence[str] = INSTRUCTION_KINDS,
                       writer: InstructionWriter | None = None, config: WorldConfig | None = None,
-                      start: int = 0, seed: int = 0) -> InstructionSet:
-    """n clips of `split`, rendered in memory at `num_frames` uniform times, with one
-    conversation of each kind the scene supports."""
+                      start: int = 0, seed: int = 0) -> list[Sample]:
+    """n clips of `split`, rendered in memory at `num_frames` uniform times (a video Media with
+    its frame times, uint8 (T, H, W, 3)), with one conversation of each kind the scene supports
+    (see `instruction_samples`)."""
     scenes = [sample_scene(split, start + k, config) for k in range(n)]
-    frames = np.stack([render(s, uniform_times(s, num_frames)) for s in scenes])
-    instructions, clip = write_instructions(scenes, writer, kinds, seed, start)
-    return InstructionSet(torch.from_numpy(frames), scenes, instructions, clip)
-
-
-def instruction_batches(model, conversations: Sequence[Sequence[Message]], features: torch.Tensor,
-                        owner: Sequence[int], batch_size: int = 32, seed: int = 0):
-    """Endless shuffled training batches for a VLM: each conversation with its clip's cached
-    features (features (N_clips, 1, T, P, D); `owner[k]` is conversation k's clip). Every batch
-    is padded only to its own longest conversation, which saves much compute when a few long
-    descriptions sit among short dialogues."""
-    if len(conversations) != len(owner):
-        raise ValueError(f"{len(conversations)} conversations but {len(owner)} owners")
-    text = model.prepare_chats(conversations, num_frames=features.shape[2], media_per_chat=1)
-
-    def with_features(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        batch = trim_padding(batch)
-        batch["vision_features"] = features[batch.pop("clip")]
-        return batch
-
-    return map(with_features, random_batches({**text, "clip": torch.as_tensor(list(owner))}, batch_size, seed))
+    times = [uniform_times(s, num_frames) for s in scenes]
+    clips = [Media.video(render(s, t), t) for s, t in zip(scenes, times)]
+    return instruction_samples(clips, scenes, writer, kinds, seed, start)

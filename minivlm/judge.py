@@ -29,6 +29,7 @@ import numpy as np
 
 from .data import COLOURS, DIRECTIONS, NUMBER_WORDS, SHAPES, Scene, clip_qa, describe
 from .data.text import event_phrase, event_words
+from .media import Media
 from .facts import WALLS, Fact, holds, isolated, next_event, read_facts, same_claim
 
 CRITERIA = ("correctness", "detail", "context", "temporal", "consistency")
@@ -321,29 +322,20 @@ class BenchItem:
 
 
 def temporal_question(scene: Scene, kind: str, rng: np.random.Generator) -> tuple[str, str] | None:
-    """A question about time: 'direction' (which way it moves first — only the order of frames
-    tells), 'first' (which of two events comes first), 'after' (what happens next)."""
-    if kind == "direction":
-        qa = clip_qa(scene, "direction", rng)
+    """A question about time and its reference answer: 'direction' (which way it moves first —
+    only the order of frames tells) and 'first' (which of two events comes first) are
+    `minivlm.data.clip_qa`'s 'direction' and 'order' questions; 'after': what happens next after
+    an event (non-bounce events, each alone in its moment; the next at least 0.5 s later)."""
+    if kind in ("direction", "first"):
+        qa = clip_qa(scene, "order" if kind == "first" else kind, rng)
         return (qa.question, qa.answer) if qa else None
-    events = [e for e in scene.events if e.kind != "bounce" and isolated(scene, e)]
-    def phrase(e):
-        return event_phrase(scene, e)
-
-    if kind == "first":
-        pairs = [(a, b) for a in events for b in events if b.start - a.start >= 0.5]
-        if not pairs:
-            return None
-        a, b = pairs[int(rng.integers(len(pairs)))]
-        x, y = (a, b) if rng.random() < 0.5 else (b, a)
-        return f"what happens first , {phrase(x)} or {phrase(y)} ?", f"{phrase(a)} ."
     if kind == "after":
+        events = [e for e in scene.events if e.kind != "bounce" and isolated(scene, e)]
         starts = [e for e in events if next_event(events, e) is not None]
         if not starts:
             return None
         a = starts[int(rng.integers(len(starts)))]
-        b = next_event(events, a)
-        return f"what happens after {phrase(a)} ?", f"{phrase(b)} ."
+        return f"what happens after {event_phrase(scene, a)} ?", f"{event_phrase(scene, next_event(events, a))} ."
     raise ValueError(f"unknown temporal kind {kind!r}; use one of {TEMPORAL_KINDS}")
 
 
@@ -375,6 +367,25 @@ def make_benchmark(scenes: Sequence[Scene], seed: int = 0) -> list[BenchItem]:
                 items.append(BenchItem(k, "qa", qa.kind, qa.question, qa.answer))
                 break
     return items
+
+
+def model_answers(model, clips: Sequence[Media], long_tokens: int = 130, short_tokens: int = 24,
+                  batch_size: int = 64) -> Callable[[list[int], list[str]], list[str]]:
+    """An `answer_fn` for `evaluate`: the VLM's greedy answers (`VLM.answer`) about clips[k] —
+    video Media, raw or precomputed (`VLM.precompute`) — with room for `long_tokens` when the
+    question asks to describe, `short_tokens` otherwise."""
+    def answer_fn(indices: list[int], questions: list[str]) -> list[str]:
+        answers = [""] * len(questions)
+        for long in (True, False):
+            rows = [k for k, q in enumerate(questions) if ("describe" in q.split()) == long]
+            if rows:
+                got = model.answer([clips[indices[k]] for k in rows], [questions[k] for k in rows],
+                                   batch_size=batch_size, max_new_tokens=long_tokens if long else short_tokens)
+                for k, a in zip(rows, got):
+                    answers[k] = a
+        return answers
+
+    return answer_fn
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .world import COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Scene
+from .world import COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Event, Scene
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six")
 CLIP_QA_KINDS = ("colour", "shape", "count", "direction", "order", "when", "audio")
@@ -101,6 +101,13 @@ def choose(rng: np.random.Generator, items: Sequence):
     return items[int(rng.integers(len(items)))] if len(items) else None
 
 
+def order_pair(scene: Scene, rng: np.random.Generator) -> tuple[Event, Event] | None:
+    """Two events an order question can ask about, (earlier, later): of different objects, at
+    least 0.5 s apart, not bounces (see ORDERABLE_EVENTS); None when the scene has no such pair."""
+    events = [e for e in scene.events if e.kind in ORDERABLE_EVENTS]
+    return choose(rng, [(a, b) for a in events for b in events if a.obj != b.obj and b.start - a.start >= 0.5])
+
+
 def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
     """A question of `kind` (see CLIP_QA_KINDS) about the whole clip, or None if the scene
     has nothing to ask of that kind (e.g. no events for 'order')."""
@@ -118,9 +125,7 @@ def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
         o = choose(rng, movers)
         return o and QA(kind, f"which way does the {o.name()} move first ?", o.direction)
     if kind == "order":
-        events = [e for e in scene.events if e.kind in ORDERABLE_EVENTS]
-        pairs = [(a, b) for a in events for b in events if a.obj != b.obj and b.start - a.start >= 0.5]
-        pair = choose(rng, pairs)
+        pair = order_pair(scene, rng)
         if pair is None:
             return None
         a, b = pair
