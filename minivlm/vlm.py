@@ -25,7 +25,6 @@ import copy
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
@@ -527,13 +526,5 @@ class CrossAttentionVLM(VLM):
 FAMILIES: dict[str, type[VLM]] = {"language_stream": LanguageStreamVLM, "cross_attention": CrossAttentionVLM}
 
 
-def images_as_media(frames: np.ndarray | torch.Tensor) -> list[Media]:
-    """uint8 frames (N, T, H, W, 3) → N records: images when T = 1, videos otherwise."""
-    frames = torch.as_tensor(frames)
-    if frames.ndim != 5:
-        raise ValueError(f"frames must be (N, T, H, W, 3) uint8, got shape {tuple(frames.shape)}")
-    return [Media("image" if f.shape[0] == 1 else "video", pixels=f) for f in frames]
-
-
 __all__ = ["VLM", "LanguageStreamVLM", "CrossAttentionVLM", "FAMILIES", "VisionTokenizer", "FeatureStandardizer",
-           "ModalityError", "images_as_media"]
+           "ModalityError"]
