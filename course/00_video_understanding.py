@@ -110,12 +110,13 @@ for kind, qa in examples.items():
 # answer's share is the **chance level** a model must beat.
 
 # %%
-clips = data.make_clip_qa("train", pick(600, 60), num_frames=8)
+clips = data.make_clip_qa("train", pick(600, 60), num_frames=8)  # samples: a clip, a question, its answer
 from minivlm.eval import chance_by_kind  # noqa: E402
 
-chance = chance_by_kind(clips.answers, clips.kinds)
+print(clips[0].media, clips[0].question, "→", clips[0].answer, f"({clips[0].kind})")
+chance = chance_by_kind([s.answer for s in clips], [s.kind for s in clips])
 for kind in data.CLIP_QA_KINDS:
-    answers = [a for a, k in zip(clips.answers, clips.kinds) if k == kind]
+    answers = [s.answer for s in clips if s.kind == kind]
     if answers:
         print(f"{kind:10s} {len(answers):4d} questions, {len(set(answers)):3d} distinct answers, chance {chance[kind]:.2f}")
 
@@ -246,10 +247,9 @@ for n, e in zip(frame_counts, errors):
     print(f"{n:2d} frames: {e:.3f} s")
 
 # %% [markdown]
-# The error falls overall as frames are added, but not monotonically: events here happen on a 0.5 s
-# grid, and a sampling whose times land exactly on that grid (4 uniform frames: 0.5, 1.5, … s) beats
-# one with more frames that lands between grid points (8 frames, on the development machine).
-# Either way, sparse sampling blurs *when*. LITA (notebook
+# Events happen at any moment (their times are continuous), so the first sampled frame that shows
+# the object comes on average about half a gap between frames after it appeared: the error roughly
+# halves each time the frames double (the printed numbers). Sparse sampling blurs *when*. LITA (notebook
 # on temporal localization) and SlowFast tokens are answers to exactly this. Meanwhile, with fps
 # sampling the number of frames — and so of visual tokens — grows with the clip's length:
 

@@ -225,8 +225,9 @@ shape_ids = {s: i for i, s in enumerate(data.SHAPES)}
 
 def binding_features(vision_encoder, qa):
     # the question names a shape: append a one-hot of it, the answer is a colour
-    shape = torch.nn.functional.one_hot(torch.tensor([shape_ids[q.split()[4]] for q in qa.questions]), 5).float()
-    return torch.cat([pooled_tokens(vision_encoder, qa.frames[:, 0]), shape * 10], dim=1)
+    shape = torch.nn.functional.one_hot(torch.tensor([shape_ids[s.question.split()[4]] for s in qa]), 5).float()
+    stills = torch.cat([s.media[0].pixels for s in qa])  # each sample's image, (N, H, W, 3) uint8
+    return torch.cat([pooled_tokens(vision_encoder, stills), shape * 10], dim=1)
 
 probe = {}
 for name, model in [("random init", clip), ("toy CLIP", toy_clip)]:
@@ -235,9 +236,9 @@ for name, model in [("random init", clip), ("toy CLIP", toy_clip)]:
         "30 classes": linear_probe(pooled_tokens(enc, train_frames), train_labels,
                                    pooled_tokens(enc, test_frames), labels, steps=pick(300, 30)),
         "binding": linear_probe(binding_features(enc, binding_train),
-                                torch.tensor([colour_ids[a] for a in binding_train.answers]),
+                                torch.tensor([colour_ids[s.answer] for s in binding_train]),
                                 binding_features(enc, binding_test),
-                                torch.tensor([colour_ids[a] for a in binding_test.answers]), steps=pick(300, 30)),
+                                torch.tensor([colour_ids[s.answer] for s in binding_test]), steps=pick(300, 30)),
     }
 print(probe)
 plot.bars(probe, chance={"30 classes": 1 / 30, "binding": 1 / 6})
@@ -304,10 +305,10 @@ print("→", predictions[0], "| truth:", answers[0])
 print({k: round(v, 2) for k, v in accuracy_by_kind(predictions, answers, kinds).items()})
 
 # %% [markdown]
-# Read the table by kind, against chance (notebook 00). On the development machine (2 CPU cores)
-# the toy LM answered 0.70 of these held-out prompts exactly: count 1.00 and the first sound 0.98
-# need little reading; the colour of *the* diamond (0.59) or the order of two events (0.37) mean
-# pulling one fact out of a long description, which a 1 M-parameter LM does far less reliably.
+# Read the table by kind, against chance (notebook 00): the run prints the share of these held-out
+# prompts the toy LM answers exactly, per kind. Counting and the first sound need little reading;
+# the colour of *the* diamond or the order of two events mean pulling one fact out of a long
+# description, which a 1 M-parameter LM does far less reliably — compare those rows.
 # Keep that in mind in the next notebooks: when a VLM fails at binding or order, part of the
 # failure is the LM's. They replace
 # the description with **pixels**: Flamingo (02) lets the frozen LM look at visual tokens through

@@ -25,8 +25,8 @@
 # the first LLaVA paper reported that skipping stage 1 cost 5.11 points on ScienceQA
 # (90.92 → 85.81 %).
 #
-# In this notebook we build LLaVA from the course's parts, train it in two stages on toy-world
-# stills, run both ablations on held-out data, and chat with it.
+# In this notebook we build LLaVA from the course's parts (the presets `llava` and `llava-1.5`),
+# train it in two stages on toy-world stills, run both ablations on held-out data, and chat with it.
 
 # %%
 # Setup: installs the course package when it is not importable yet (e.g. on Colab).
@@ -37,20 +37,21 @@ except ImportError:
     import minivlm
 
 # %%
-import copy
 import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from minivlm import fast_mode, llava, pick, plot, seed_everything, zoo
+from minivlm import build, data, fast_mode, llava, pick, plot, seed_everything
 from minivlm.chat import IGNORE_INDEX, encode_chat
 from minivlm.checks import compare, report
 from minivlm.connectors import MLP
-from minivlm.data import QASet
-from minivlm.eval import chance_by_kind, leaderboard
-from minivlm.vlm import build_llava, chat
+from minivlm.eval import chance_by_kind, evaluate, leaderboard
+from minivlm.media import Media
+from minivlm.samples import all_media, precompute
+from minivlm.stages import run_stage
 
 seed_everything(0)
 notebook_start = time.perf_counter()
@@ -64,13 +65,17 @@ print("fast mode:", fast_mode())
 # shaped most by CLIP's contrastive objective, the one before keeps more detail (LLaVA measured
 # 89.96 % vs 90.92 % on ScienceQA for last vs penultimate). The LM is the toy Llama, pretrained
 # on toy-world text.
+#
+# Both models of this notebook are presets — one config each, differing in one field:
 
 # %%
-encoder = zoo.toy_vision_encoder(feature_layer=-2)
-base_lm, tokenizer = zoo.toy_lm()
+print(llava.LLAVA)
+print(llava.LLAVA_15)
+model = build("llava-1.5")  # on the zoo's toy CLIP and toy LM; every part starts frozen
+encoder, tokenizer = model.vision_encoder, model.tokenizer
 print(f"encoder: {encoder.num_patches} patch tokens of width {encoder.width} per image")
-print(f"LM: width {base_lm.config.hidden_size}, {base_lm.config.num_hidden_layers} layers, "
-      f"{sum(p.numel() for p in base_lm.parameters()) / 1e6:.2f} M parameters")
+print(f"LM: width {model.lm.config.hidden_size}, {model.lm.config.num_hidden_layers} layers, "
+      f"{sum(p.numel() for p in model.lm.parameters()) / 1e6:.2f} M parameters")
 
 # %% [markdown]
 # ### Exercise 1 — the MLP projector of LLaVA-1.5
@@ -97,8 +102,8 @@ class MyMLP(torch.nn.Module):
 
 # %%
 def check_mlp():
-    reference = MLP(encoder.width, base_lm.config.hidden_size)
-    mine = MyMLP(encoder.width, base_lm.config.hidden_size)
+    reference = MLP(encoder.width, model.lm.config.hidden_size)
+    mine = MyMLP(encoder.width, model.lm.config.hidden_size)
     if not isinstance(getattr(mine, "net", None), torch.nn.Sequential) or len(mine.net) != 3:
         return "put Linear, GELU, Linear in self.net = nn.Sequential(...)"
     mine.load_state_dict(reference.state_dict())  # same weights: the outputs must agree
@@ -112,15 +117,16 @@ def check_mlp():
 report("MLP projector", check_mlp);
 
 # %% [markdown]
-# `build_llava(encoder, lm, tokenizer, connector="mlp"|"linear")` assembles the model from the
-# parts (the package's `MLP` and `Linear`). Each image becomes 16 visual tokens: the prompt's
-# `<image>` placeholder is expanded to 16 slots, and the projector's outputs are written there.
+# `build("llava-1.5")` assembled the model from the parts with the package's `MLP` (the preset's
+# `connector="mlp"`; `build("llava")` takes the `Linear` one). Each image becomes 16 visual tokens:
+# the prompt's `<image>` placeholder is expanded to 16 slots, and the projector's outputs are
+# written there.
 
 # %%
-model = build_llava(encoder, copy.deepcopy(base_lm), tokenizer, connector="mlp")
-for name in ("vision_encoder", "vision_tokenizer", "lm"):
-    print(f"{name:>16}: {sum(p.numel() for p in getattr(model, name).parameters()):>9,} parameters")
-print("tokens per image:", model.tokens_per_media(1))
+for name, params in model.parts().items():
+    print(f"{name:>16}: {sum(p.numel() for p in params):>9,} parameters")
+image = Media.image(data.render_still(data.sample_scene("train", 0), 1.0))  # a 64×64 still
+print(image, "→", model.num_tokens(image), "tokens")
 
 # %% [markdown]
 # ## 2 · The data
@@ -140,17 +146,17 @@ print("tokens per image:", model.tokens_per_media(1))
 captions = llava.make_caption_set("train", pick(2000, 48))
 questions = llava.make_instruct_qa("train", pick(1500, 48), start=100_000)
 dialogues = llava.make_dialogue_set("train", pick(500, 16), start=200_000)
-instructions = llava.as_chat_set(questions) + dialogues
+instructions = questions + dialogues
 test = llava.make_instruct_qa("test", pick(300, 25))
 print(len(captions), "caption chats,", len(instructions), "instruction chats,", len(test), "test questions")
-print(captions.conversations[0])
-for turn in dialogues.conversations[0]:
+print(captions[0].media, captions[0].messages)
+for turn in dialogues[0].messages:
     print(f"  {turn['role']:>9}: {turn['content']}")
 
 # %%
-plot.show_frames(test.frames[:6, 0].numpy(), title="held-out stills")
-for q, a, k in list(zip(test.questions, test.answers, test.kinds))[:6]:
-    print(f"{k:>9} | {q} → {a}")
+plot.show_frames(np.stack([s.media[0].pixels[0].numpy() for s in test[:6]]), title="held-out stills")
+for s in test[:6]:
+    print(f"{s.kind:>9} | {s.question} → {s.answer}")
 
 # %% [markdown]
 # ### Exercise 2 — labels only on the assistant's turns
@@ -190,70 +196,75 @@ def package_labels(pieces):
 
 
 compare("label masking", my_mask_labels, package_labels,
-        [(pieces_of(c),) for c in dialogues.conversations[:3] + captions.conversations[:2]]);
+        [(pieces_of(s.messages),) for s in dialogues[:3] + captions[:2]]);
 
 # %%
-example = encode_chat(tokenizer, dialogues.conversations[0], tokens_per_media=1)
+example = encode_chat(tokenizer, dialogues[0].messages, tokens_per_media=1)
 shown = [f"[{t}]" if label != IGNORE_INDEX else t
          for t, label in zip(tokenizer.convert_ids_to_tokens(example.input_ids), example.labels)]
 print("learned tokens in [brackets]:\n", " ".join(shown))
 
 # %% [markdown]
-# ## 3 · Cache the frozen encoder's features
+# ## 3 · Encode every image once with the frozen encoder
 #
 # The encoder never trains in either stage, so we run it once over every image and train on its
-# outputs (`model.cache_features`; `FEASIBILITY.md` measured ≈ 4.7× faster steps on 2 CPU cores).
-# The standardiser of the vision tokenizer
-# is fitted on the caption features (per-channel mean and std — without it the tiny encoder's
-# shared background component drowns what differs between images).
+# outputs: `precompute(model, samples)` returns the samples with each image carried by its
+# encoder features (a `Media` record holds pixels *or* features), and a training step then skips
+# the encoder. Every model of this notebook shares the same frozen toy CLIP layer, so the
+# features serve all of them. The standardiser of the vision tokenizer is fitted on the caption
+# images by an explicit call before training, `model.fit_standardizer(...)` (per-channel mean and
+# std — without it the tiny encoder's shared background component drowns what differs between
+# images).
 
 # %%
 start = time.perf_counter()
-features = {name: model.cache_features(data.frames) for name, data in
-            [("captions", captions), ("instructions", instructions), ("test", test)]}
-print({k: tuple(v.shape) for k, v in features.items()}, f"in {time.perf_counter() - start:.1f} s")
+encoded = {name: precompute(model, samples) for name, samples in
+           [("captions", captions), ("instructions", instructions), ("test", test)]}
+print({name: len(samples) for name, samples in encoded.items()}, "samples,", encoded["test"][0].media,
+      f"in {time.perf_counter() - start:.1f} s")
 probe = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[: pick(100, 12)].tolist()
-test_probe = QASet(test.frames[probe], [test.questions[i] for i in probe], [test.answers[i] for i in probe],
-                   [test.kinds[i] for i in probe], [test.scenes[i] for i in probe])
-probe_features = features["test"][probe]
+test_probe = [encoded["test"][i] for i in probe]
 
 
 def held_out(m):
     """Accuracy on a fixed sample of the test questions (logged during training)."""
-    return {"accuracy": llava.evaluate_qa(m, test_probe, probe_features)["all"]}
+    return {"accuracy": evaluate(m, test_probe)["all"]}
 
 # %% [markdown]
 # ## 4 · Train LLaVA in two stages
 #
-# Stage 1 (`llava.align_stage`): only the projector trains, on captions. Stage 2
-# (`llava.instruct_stage`): projector and LM train on questions and dialogues. Each is one call
-# on the course's shared training loop. Every run of this notebook gets the same budget of steps;
-# the two-stage runs split it in half.
+# The two stages are data (`llava.ALIGN`, `llava.INSTRUCT`): which parts train, on which data
+# set, at which learning rate. Stage 1: only the projector (`vision_tokenizer`) trains, on
+# captions. Stage 2: projector and LM train on questions and dialogues. `run_stage` runs one on
+# the course's shared training loop, leaving exactly the stage's parts trainable. Every run of
+# this notebook gets the same budget of steps; the two-stage runs split it in half.
 
 # %%
+print(llava.ALIGN)
+print(llava.INSTRUCT)
 ALIGN_STEPS, INSTRUCT_STEPS = pick(150, 3), pick(150, 3)
 EVAL_EVERY = pick(100, 6)  # held-out checks during stage 2
 BATCH = pick(32, 8)
 
 
-def two_stage(connector: str, align_steps: int = ALIGN_STEPS, instruct_steps: int = INSTRUCT_STEPS, seed: int = 0):
-    """A fresh LLaVA from the zoo's parts; stage 1 (if align_steps) then stage 2."""
-    m = build_llava(encoder, copy.deepcopy(base_lm), tokenizer, connector=connector, seed=seed)
-    m.fit_standardizer(features["captions"])
+def two_stage(preset: str, align_steps: int = ALIGN_STEPS, instruct_steps: int = INSTRUCT_STEPS, seed: int = 0):
+    """A fresh model of the preset; stage 1 (if align_steps) then stage 2."""
+    m = build(preset, seed=seed)
+    m.fit_standardizer(all_media(encoded["captions"]))
     out = {"model": m}
     if align_steps:
-        out["stage1"] = llava.align_stage(m, captions, steps=align_steps, lr=2e-3, batch_size=BATCH,
-                                         features=features["captions"], seed=seed)
-        out["after_stage1"] = llava.evaluate_qa(m, test, features["test"])
-    out["stage2"] = llava.instruct_stage(m, instructions, steps=instruct_steps, lr=1e-3, batch_size=BATCH,
-                                         features=features["instructions"], seed=seed,
-                                         eval_fn=held_out, eval_every=EVAL_EVERY)
-    out["final"] = llava.evaluate_qa(m, test, features["test"])
+        align = replace(llava.ALIGN, steps=align_steps, batch_size=BATCH)
+        out["stage1"] = run_stage(m, align, encoded[align.data], seed=seed)
+        out["after_stage1"] = evaluate(m, encoded["test"])
+    instruct = replace(llava.INSTRUCT, steps=instruct_steps, batch_size=BATCH)
+    out["stage2"] = run_stage(m, instruct, encoded[instruct.data], seed=seed, eval_fn=held_out,
+                              eval_every=EVAL_EVERY)
+    out["final"] = evaluate(m, encoded["test"])
     return out
 
 
 start = time.perf_counter()
-runs = {"LLaVA-1.5 (MLP, 2 stages)": two_stage("mlp")}
+runs = {"LLaVA-1.5 (MLP, 2 stages)": two_stage("llava-1.5")}
 main = runs["LLaVA-1.5 (MLP, 2 stages)"]
 print(f"trained in {time.perf_counter() - start:.0f} s")
 print("after stage 1 only (zero-shot questions):", {k: round(v, 2) for k, v in main["after_stage1"].items()})
@@ -266,11 +277,11 @@ print("after stage 2:                          ", {k: round(v, 2) for k, v in ma
 #
 # ## 5 · Ablation (a): MLP vs linear projector
 #
-# Same data, same steps, same seed; only the projector differs.
+# Same data, same steps, same seed; only the projector differs (the preset `llava`).
 
 # %%
 start = time.perf_counter()
-runs["LLaVA (linear, 2 stages)"] = two_stage("linear")
+runs["LLaVA (linear, 2 stages)"] = two_stage("llava")
 print(f"trained in {time.perf_counter() - start:.0f} s")
 
 # %% [markdown]
@@ -280,7 +291,7 @@ print(f"trained in {time.perf_counter() - start:.0f} s")
 
 # %%
 start = time.perf_counter()
-runs["MLP, stage 2 only"] = two_stage("mlp", align_steps=0, instruct_steps=ALIGN_STEPS + INSTRUCT_STEPS)
+runs["MLP, stage 2 only"] = two_stage("llava-1.5", align_steps=0, instruct_steps=ALIGN_STEPS + INSTRUCT_STEPS)
 print(f"trained in {time.perf_counter() - start:.0f} s")
 
 # %% [markdown]
@@ -288,7 +299,7 @@ print(f"trained in {time.perf_counter() - start:.0f} s")
 
 # %%
 results = {name: run["final"] for name, run in runs.items()}
-chance = chance_by_kind(test.answers, test.kinds)
+chance = chance_by_kind([s.answer for s in test], [s.kind for s in test])
 print(leaderboard({**results, "chance (most common answer)": chance}))
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
@@ -346,22 +357,23 @@ print(f"test set: {len(test)} questions → standard error of one accuracy ≈ {
 #
 # ## 8 · Chat with the trained model
 #
-# `chat(model, image, question, history=..., on_token=...)` takes a new image (any uint8
+# `model.chat(image, question, history=..., on_token=...)` takes a new image (any uint8
 # `(H, W, 3)` still, or a clip `(T, H, W, 3)`) and streams the answer token by token. A
 # follow-up passes the earlier turns as `history`.
 
 # %%
 model = main["model"]
 new_dialogues = llava.make_dialogue_set("test", pick(3, 1), start=50_000)  # held-out images, never seen
-for image, conversation in zip(new_dialogues.frames[:, 0].numpy(), new_dialogues.conversations):
+for sample in new_dialogues:
+    image, conversation = sample.media[0].pixels[0].numpy(), sample.messages
     plot.show_frames(image[None])
     plt.show()
     history = []
     for asked, truth in zip(conversation[0::2], conversation[1::2]):
         question = asked["content"].replace("<image> ", "")
         print(f"user: {question}\nassistant: ", end="")
-        reply = chat(model, image, question, history=history, max_new_tokens=8,
-                     on_token=lambda piece: print(piece, end=" ", flush=True))
+        reply = model.chat(image, question, history=history, max_new_tokens=8,
+                           on_token=lambda piece: print(piece, end=" ", flush=True))
         print(f"   (truth: {truth['content']})")
         history += [asked, {"role": "assistant", "content": reply}]
 
@@ -369,8 +381,8 @@ for image, conversation in zip(new_dialogues.frames[:, 0].numpy(), new_dialogues
 # ## Summary
 #
 # - LLaVA = frozen CLIP encoder (penultimate-layer patch tokens) → projector → visual tokens in
-#   the LM's input; trained in two stages: captions with only the projector, then instructions
-#   with projector + LM; loss on the assistant's replies only (exercise 2).
+#   the LM's input; trained in two stages (`llava.RECIPE`): captions with only the projector,
+#   then instructions with projector + LM; loss on the assistant's replies only (exercise 2).
 # - LLaVA-1.5's change is one extra layer and a GELU (exercise 1).
 # - The ablation table and curves above are what the toy world shows for (a) MLP vs linear and
 #   (b) stage 1 or not at equal steps — read the gaps together with the standard error printed
