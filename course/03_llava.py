@@ -242,7 +242,7 @@ def held_out(m):
 # %%
 print(llava.ALIGN)
 print(llava.INSTRUCT)
-ALIGN_STEPS, INSTRUCT_STEPS = pick(150, 3), pick(150, 3)
+ALIGN_STEPS, INSTRUCT_STEPS = pick(150, 3), pick(150, 3)  # this notebook's budget, in place of the stages' own steps
 EVAL_EVERY = pick(100, 6)  # held-out checks during stage 2
 BATCH = pick(32, 8)
 
