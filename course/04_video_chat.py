@@ -17,7 +17,8 @@
 #    by templates, or by any LLM you plug in — and *checked* against the scene;
 # 2. frames sampled with **decord** from `.mp4` clips;
 # 3. three **token layouts** for a video: all frame tokens, Video-ChatGPT's pooling, Valley's
-#    temporal module — on top of one image-pretrained LLaVA-style model;
+#    temporal module — presets `llava`, `video-chatgpt` and `valley`, each started from one
+#    image-pretrained LLaVA;
 # 4. a **judge** for open answers (Video-ChatGPT's five criteria + Video-LLaVA's accuracy/score),
 #    rule-based with the ground truth, or any LLM;
 # 5. a multi-turn chat about a clip.
@@ -31,7 +32,7 @@ except ImportError:
     import minivlm
 
 # %%
-import copy
+import dataclasses
 import tempfile
 import time
 
@@ -39,16 +40,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from minivlm import data, fast_mode, llava, pick, plot, seed_everything, zoo
+from minivlm import PRESETS, build, data, fast_mode, llava, pick, plot, seed_everything
 from minivlm.checks import compare, report
 from minivlm.eval import leaderboard
 from minivlm.facts import Fact, read_facts
 from minivlm.instruct import (INSTRUCTION_KINDS, Instruction, LLMWriter, TemplateWriter, Turn,
-                              instruction_batches, unknown_words, verify, write_instructions)
-from minivlm.judge import RuleJudge, evaluate, judge_prompt, make_benchmark
-from minivlm.reducers import ConcatFrames, SpatioTemporalPool, ValleyTemporal
-from minivlm.train import TrainConfig, count_parameters, train
-from minivlm.vlm import build_llava, chat
+                              instruction_samples, unknown_words, verify, write_instructions)
+from minivlm.judge import RuleJudge, evaluate, judge_prompt, make_benchmark, model_answers
+from minivlm.media import Media
+from minivlm.reducers import SpatioTemporalPool
+from minivlm.samples import all_media, precompute
+from minivlm.stages import run_stage
+from minivlm.train import count_parameters
+from minivlm.video_chat import VALLEY_INSTRUCT, VIDEO_CHATGPT_INSTRUCT, from_image_model
 
 notebook_start = time.perf_counter()
 seed_everything(0)
@@ -186,20 +190,24 @@ train_clips = data.ClipFolder(f"{folder}/train", num_frames=NUM_FRAMES)
 test_clips = data.ClipFolder(f"{folder}/test", num_frames=NUM_FRAMES)
 train_items = [train_clips[i] for i in range(len(train_clips))]
 test_items = [test_clips[i] for i in range(len(test_clips))]
-train_frames = torch.from_numpy(np.stack([it["frames"] for it in train_items]))
-test_frames = torch.from_numpy(np.stack([it["frames"] for it in test_items]))
+# one video Media per clip: its frames (T, H, W, 3) uint8 and the times they were sampled at
+train_videos = [Media.video(it["frames"], it["times"]) for it in train_items]
+test_videos = [Media.video(it["frames"], it["times"]) for it in test_items]
 train_scenes = [it["scene"] for it in train_items]
 test_scenes = [it["scene"] for it in test_items]
 print(f"{N_TRAIN} + {N_TEST} clips written and decoded in {time.perf_counter() - start:.1f} s;",
-      "frames", tuple(train_frames.shape), "sampled at", np.round(train_items[0]["times"], 2), "s")
+      train_videos[0], "sampled at", np.round(train_videos[0].times, 2), "s")
 
 # %% [markdown]
-# The training conversations: one of each kind per training clip.
+# The training conversations: one of each kind per training clip, each a `Sample` — the
+# conversation, its kind, its scene, and its clip's video `Media`. The conversations about one
+# clip share that one `Media` object, so its frames are encoded once.
 
 # %%
-train_instructions, train_owner = write_instructions(train_scenes, TemplateWriter(variety=0.3), seed=0)
-print(len(train_instructions), "training conversations;",
-      {k: sum(i.kind == k for i in train_instructions) for k in INSTRUCTION_KINDS})
+train_samples = instruction_samples(train_videos, train_scenes, TemplateWriter(variety=0.3), seed=0)
+print(len(train_samples), "training conversations;",
+      {k: sum(s.kind == k for s in train_samples) for k in INSTRUCTION_KINDS}, "about", len(all_media(train_samples)), "clips")
+print(train_samples[0])
 
 # %% [markdown]
 # ## 3 · Three token layouts for a video
@@ -234,65 +242,86 @@ print("frame 0 of clip 0:", hand_made[0, 0, :, 0].tolist(), "→ its temporal to
 compare("spatio-temporal pooling", my_spatio_temporal_pool, SpatioTemporalPool(),
         [(hand_made,), (torch.randn(3, 8, 16, 5),), (torch.randn(1, 1, 4, 2),)]);
 
+# %% [markdown]
+# Each layout is a preset — one `VLMConfig` — that differs from LLaVA's in its reducer (and
+# Valley's in the temporal module's heads):
+
 # %%
-layouts = {"all frames": ConcatFrames(), "Video-ChatGPT pooling": SpatioTemporalPool(),
-           "Valley temporal": ValleyTemporal(128)}
-P = 16
-for name, reducer in layouts.items():
-    print(f"{name:>22}: {reducer.num_tokens(NUM_FRAMES, P):4d} tokens per video "
-          f"({reducer.num_tokens(100, 256):6d} for Video-ChatGPT's 100 frames of ViT-L/14), "
-          f"{count_parameters(reducer):,} parameters")
+LAYOUTS = {"all frames": "llava", "Video-ChatGPT pooling": "video-chatgpt", "Valley temporal": "valley"}
+for name, preset in LAYOUTS.items():
+    config = PRESETS[preset]
+    print(f"{name:>22}: build({preset!r}) — reducer {config.reducer!r} {config.reducer_args or ''}, "
+          f"connector {config.connector!r}")
 
 # %% [markdown]
 # ## 4 · An image-pretrained LLaVA, extended to video
 #
-# All three variants start from the same image model: the zoo's frozen toy CLIP and toy LM,
-# joined by an MLP connector that we first train on **stills and their captions** (LLaVA's stage
-# 1: only the connector learns). The reducer sits *before* the connector, so the image connector
-# serves every layout. Then each variant is fine-tuned on the video instruction data (connector,
-# temporal module and LM learn — Valley's stage 2), on cached features of the frozen encoder.
+# All three variants start from the same image model, as Video-ChatGPT started from LLaVA's
+# weights: LLaVA (`build("llava")`: the zoo's frozen toy CLIP and toy LM joined by a linear
+# projector — Video-ChatGPT and Valley use a linear one too), first trained on **stills and their
+# captions** (LLaVA's stage 1, `llava.ALIGN`: only the projector learns). The feature
+# standardiser is fitted on the stills' features beforehand, by an explicit call. The reducer
+# sits *before* the projector, so the image projector serves every layout.
 
 # %%
-encoder = zoo.toy_vision_encoder()
-lm, tokenizer = zoo.toy_lm()
-image_model = build_llava(encoder, copy.deepcopy(lm), tokenizer, connector="mlp")
-
-stills = llava.make_caption_set("val", pick(3000, 32), data.WorldConfig(max_objects=3))
+image_model = build("llava")
 start = time.perf_counter()
-stage1 = llava.align_stage(image_model, stills, steps=pick(60, 2), batch_size=64)  # fits the standardiser too
-print(f"stage 1 (connector on stills): {time.perf_counter() - start:.1f} s, final loss {stage1.final_loss():.3f}")
-image_parts = {part: copy.deepcopy(getattr(image_model.vision_tokenizer, part).state_dict())
-               for part in ("standardizer", "connector")}
+stills = precompute(image_model, llava.make_caption_set("val", pick(3000, 32), data.WorldConfig(max_objects=3)))
+image_model.fit_standardizer(all_media(stills))
+stage1 = run_stage(image_model, dataclasses.replace(llava.ALIGN, steps=pick(60, 2), batch_size=64), stills)
+print(f"stage 1 (projector on stills): {time.perf_counter() - start:.1f} s, final loss {stage1.final_loss():.3f}")
 
 # %% [markdown]
-# Now the video features (computed once; the encoder is frozen) and the three variants.
+# Now the video features — computed once by the frozen encoder, which every variant shares; each
+# clip once, however many conversations it has — and the variants, each started from the image
+# model's standardiser and projector (`video_chat.from_image_model`) with its own reducer.
 
 # %%
 start = time.perf_counter()
-train_features = image_model.cache_features(train_frames)  # (N, 1, T, P, D)
-test_features = image_model.cache_features(test_frames)
-print(f"features {tuple(train_features.shape)} in {time.perf_counter() - start:.1f} s")
+train_samples = precompute(image_model, train_samples)
+test_media = image_model.precompute(test_videos)
+print(f"{len(all_media(train_samples))} + {len(test_media)} clips encoded in {time.perf_counter() - start:.1f} s,",
+      "each", test_media[0])
 
+models = {name: from_image_model(preset, image_model) for name, preset in LAYOUTS.items()}
+for name, model in models.items():
+    reducer = model.vision_tokenizer.reducer
+    print(f"{name:>22}: {model.num_tokens(test_media[0]):4d} tokens per video "
+          f"({reducer.num_tokens(100, 256):6d} for Video-ChatGPT's 100 frames of ViT-L/14), "
+          f"{count_parameters(reducer):,} reducer parameters")
 
-def video_model(reducer: torch.nn.Module):
-    model = build_llava(encoder, copy.deepcopy(lm), tokenizer, connector="mlp", reducer=reducer)
-    for part, state in image_parts.items():  # the image model's standardiser and connector
-        getattr(model.vision_tokenizer, part).load_state_dict(state)
-    model.set_trainable("vision_tokenizer", "lm")
-    return model
+# %% [markdown]
+# ### Which parts learn
+#
+# Video-ChatGPT trained **only its projector** on its video instructions; its LM — LLaVA's,
+# already instruction-tuned on image conversations — stayed frozen (`video_chat.VIDEO_CHATGPT_INSTRUCT`).
+# Valley's second stage trained the projector, with its temporal module, *and* the LM
+# (`video_chat.VALLEY_INSTRUCT`).
+#
+# At toy scale we train **all three layouts with Valley's stage** — the LM unfrozen, also for
+# Video-ChatGPT's layout, which is not what that paper did. Two reasons. Our toy LM was pretrained
+# only on one-turn text chats (a description or a frame told in words, a question, a short answer):
+# it never held a conversation about a `<video>`, never answered with a detailed description, never
+# followed up on "it" — Video-ChatGPT's frozen LM had learned all that in LLaVA's instruction
+# tuning. And training every layout the same way keeps the comparison about the layout alone.
+# To see what the choice changes, a fourth run trains Video-ChatGPT as the paper did: its
+# projector only, the LM frozen.
 
+# %%
+print(VIDEO_CHATGPT_INSTRUCT)
+print(VALLEY_INSTRUCT)
+PAPER = "Video-ChatGPT, LM frozen"
+models[PAPER] = from_image_model("video-chatgpt", image_model)
+stages = {**{name: VALLEY_INSTRUCT for name in LAYOUTS}, PAPER: VIDEO_CHATGPT_INSTRUCT}
 
 # The knobs of the budget: full mode is meant to stay within ~3 minutes on 2 CPU cores.
 STEPS, BATCH = pick(100, 2), pick(16, 8)
-conversations = [ins.messages() for ins in train_instructions]
-models, histories, train_seconds = {}, {}, {}
-for name, reducer in layouts.items():
+histories = {}
+for name, stage in stages.items():
     seed_everything(0)
-    models[name] = video_model(copy.deepcopy(reducer))
-    batches = instruction_batches(models[name], conversations, train_features, train_owner, BATCH)
-    histories[name] = train(models[name], batches, TrainConfig(steps=STEPS, lr=1e-3, weight_decay=0.01, desc=name))
-    train_seconds[name] = histories[name].seconds
-    print(f"{name:>22}: {train_seconds[name]:5.1f} s, final loss {histories[name].final_loss():.3f}")
+    stage = dataclasses.replace(stage, name=name, steps=STEPS, batch_size=BATCH)
+    histories[name] = run_stage(models[name], stage, train_samples, seed=0)
+    print(f"{name:>24}: {histories[name].seconds:5.1f} s, final loss {histories[name].final_loss():.3f}")
 
 # %%
 plot.training_curves(histories, smooth=3)
@@ -345,33 +374,23 @@ print(len(bench), "questions, e.g.")
 for item in bench[:4]:
     print(f"  [{item.set}/{item.kind}] {item.question} → {item.reference[:70]}")
 
+# %% [markdown]
+# Each model answers every question about its clip (`model.answer`, greedy; room for a long
+# answer when asked to describe, a short one otherwise), and the judge scores the answers:
 
-def answerer(model, features):
-    """answer_fn for evaluate(): long answers for descriptions, short ones for the rest."""
-    def answer_fn(clips, questions):
-        answers = [""] * len(questions)
-        for long in (True, False):
-            idx = [k for k, q in enumerate(questions) if ("describe" in q) == long]
-            if idx:
-                got = model.answer_batch([questions[k] for k in idx], vision_features=features[[clips[k] for k in idx]],
-                                         max_new_tokens=pick(130, 8) if long else pick(24, 4))
-                for k, a in zip(idx, got):
-                    answers[k] = a
-        return answers
-    return answer_fn
-
-
+# %%
 reports, eval_seconds = {}, {}
 for name, model in models.items():
     start = time.perf_counter()
-    reports[name] = evaluate(answerer(model, test_features), bench, test_scenes, judge)
+    answer_fn = model_answers(model, test_media, long_tokens=pick(130, 8), short_tokens=pick(24, 4))
+    reports[name] = evaluate(answer_fn, bench, test_scenes, judge)
     eval_seconds[name] = time.perf_counter() - start
 
 # %%
 table = {}
 for name, rep in reports.items():
-    table[name] = {**rep.summary, "tokens/video": layouts[name].num_tokens(NUM_FRAMES, P),
-                   "train s": train_seconds[name]}
+    table[name] = {**rep.summary, "tokens/video": models[name].num_tokens(test_media[0]),
+                   "train s": histories[name].seconds}
 print(leaderboard(table))
 print("\naccuracy by question kind (temporal questions and short open QA):")
 print(leaderboard({name: rep.by_kind for name, rep in reports.items()}))
@@ -382,13 +401,15 @@ plot.bars({name: {k.split("/")[1]: rep.by_kind[k] for k in temporal_kinds} for n
 plt.title("temporal questions answered right (held-out clips)");
 
 # %% [markdown]
-# Read the two tables above. Things to look for: the pooled layouts use 24 tokens instead of 128
-# and train faster per step. All three keep the frames in order somewhere — all frame tokens in
-# sequence, Video-ChatGPT's T temporal tokens, Valley's frame tokens — but they differ in how many
-# tokens the LM must read and what each token summarises, and direction questions ("which way does it
-# move first") are where this run's layouts differ most. With 80 test clips, a gap of one or two
-# questions of a kind is noise. A description judged by the rule-based judge
-# shows what the model gets right and wrong:
+# Read the two tables above (the run prints them). Things to look for: the pooled layouts give
+# the LM 24 tokens per clip instead of 128 — compare their training seconds. All three keep the
+# frames in order somewhere — all frame tokens in sequence, Video-ChatGPT's T temporal tokens,
+# Valley's frame tokens — but they differ in how many tokens the LM must read and what each token
+# summarises; direction questions ("which way does it move first") can only be answered from the
+# order of frames, so compare that column. The last row shows what keeping the toy LM frozen, as
+# Video-ChatGPT did with its LM, costs here. With 80 test clips, a gap of one or two questions of a
+# kind is noise. A description judged by the rule-based judge shows what each model gets right
+# and wrong:
 
 # %%
 for name, rep in reports.items():
@@ -409,12 +430,12 @@ valley = models["Valley temporal"]
 clip = test_clips[1]
 plot.show_frames(clip["frames"], clip["times"])
 print("truth:", clip["description"])
+video = Media.video(clip["frames"], clip["times"])
 history = []
 first = clip["scene"].objects[0]
 for question in ["how many objects are there ?", f"what colour is the {first.shape} ?", "which way does it move ?",
                  "does it stop ?", "describe the video in detail ."]:
-    answer = chat(valley, clip["frames"], question, history=history,
-                  max_new_tokens=pick(130 if "describe" in question else 24, 8))
+    answer = valley.chat(video, question, history=history, max_new_tokens=pick(130 if "describe" in question else 24, 8))
     print(f"user: {question}\nassistant: {answer}")
     history += [{"role": "user", "content": question if history else f"<video> {question}"},
                 {"role": "assistant", "content": answer}]
@@ -427,7 +448,11 @@ for question in ["how many objects are there ?", f"what colour is the {first.sha
 #   LLaVA-style model to hold them while watching. Checking generated answers against the truth
 #   is cheap insurance when an LLM writes the data.
 # - **Token layouts**: Video-ChatGPT's pooling and Valley's temporal module cut 128 tokens to 24;
-#   the table above shows what that costs or gains on each criterion and question kind.
+#   the table above shows what that costs or gains on each criterion and question kind. Each
+#   layout is a preset (`build("video-chatgpt")`, `build("valley")`), its training a `Stage`.
+# - **What learns**: Video-ChatGPT trained only its projector on a frozen, already
+#   instruction-tuned LM; our toy LM never saw a conversation, so here the layouts were compared
+#   with the LM unfrozen (Valley's stage 2), and the frozen-LM run shows the difference.
 # - **Judging open answers** needs a judge: Video-ChatGPT's five criteria and Video-LLaVA's
 #   accuracy/score, computed here by a rule-based judge that knows the ground truth.
 

@@ -73,6 +73,6 @@ def difference(got: Any, want: Any, atol: float = 1e-5) -> str | None:
 def _short(x: Any, n: int = 80) -> str:
     text = repr(x.tolist() if isinstance(x, (torch.Tensor, np.ndarray)) and x.numel() < 50 else x) \
         if isinstance(x, (torch.Tensor, np.ndarray)) else repr(x)
-    if isinstance(x, (torch.Tensor, np.ndarray)) and np.size(x) >= 50:
+    if isinstance(x, (torch.Tensor, np.ndarray)) and (x.numel() if isinstance(x, torch.Tensor) else x.size) >= 50:
         text = f"<{type(x).__name__} shape {tuple(x.shape)}>"
     return text if len(text) <= n else text[: n - 3] + "..."

@@ -105,3 +105,31 @@ def evaluate(model, samples: Sequence, batch_size: int = 64, max_new_tokens: int
     predictions = model.answer([list(s.media) for s in samples], prompts, batch_size=batch_size,
                                max_new_tokens=max_new_tokens)
     return accuracy_by_kind(predictions, [s.answer for s in samples], [s.kind for s in samples])
+
+
+def temporal_iou(pred: tuple[float, float] | None, true: tuple[float, float]) -> float:
+    """Intersection over union of two time spans (start, end) in seconds; 0 for no prediction."""
+    if pred is None:
+        return 0.0
+    inter = max(0.0, min(pred[1], true[1]) - max(pred[0], true[0]))
+    union = max(pred[1], true[1]) - min(pred[0], true[0])
+    return inter / union if union > 0 else float(pred == true)
+
+
+def localization_scores(preds: Sequence[tuple[float, float] | None], trues: Sequence[tuple[float, float]],
+                        videos: Sequence | None = None, threshold: float = 0.5) -> dict[str, float]:
+    """LITA's temporal localization metrics: mIoU and Precision@threshold (IoU ≥ threshold),
+    each averaged over a video's questions first, then over videos (`videos`: the video of
+    each question; None: every question its own video). A missing prediction scores IoU 0.
+    Returns {'miou': …, 'p@0.5': …, 'videos': count} (fractions in [0, 1])."""
+    if not len(preds) == len(trues) == len(videos if videos is not None else preds):
+        raise ValueError(f"need one prediction, true span and video per question: {len(preds)}, {len(trues)}, "
+                         f"{len(videos) if videos is not None else '-'}")
+    if not len(preds):
+        raise ValueError("no questions to score")
+    per_video: dict = defaultdict(list)
+    for k, (p, t) in enumerate(zip(preds, trues)):
+        per_video[videos[k] if videos is not None else k].append(temporal_iou(p, t))
+    ious = [sum(v) / len(v) for v in per_video.values()]
+    hits = [sum(i >= threshold for i in v) / len(v) for v in per_video.values()]
+    return {"miou": sum(ious) / len(ious), f"p@{threshold:g}": sum(hits) / len(hits), "videos": len(per_video)}

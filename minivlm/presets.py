@@ -10,13 +10,13 @@ collects them in `PRESETS` (name → `VLMConfig`).
 
 from __future__ import annotations
 
-from . import flamingo, llava, video_chat
+from . import flamingo, lita, llava, video_chat
 from .config import ZOO, VLMConfig
 from .lm import load_lm
 from .vision import TOY_CLIP, VisionEncoder, create_clip
 from .vlm import FAMILIES, VLM
 
-PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS}
+PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS, **lita.PRESETS}
 
 
 def preset(name: str) -> VLMConfig:

@@ -94,11 +94,61 @@ class ValleyTemporal(nn.Module):
         return num_patches + num_frames
 
 
+class SlowFastTokens(nn.Module):
+    """LITA's SlowFast video tokens (Huang et al., 2024). Built in notebook 07.
+
+    Fast tokens: each frame's patch tokens averaged into one — T tokens, one per frame, so the
+    LM sees every moment (what the whole frame holds then). Slow tokens: `slow_frames` frames
+    chosen evenly (indices round(linspace(0, T − 1, s))), each average-pooled over `pool` × `pool`
+    patches — fewer places, more detail. Concatenated, fast first: N = T + s · P / pool² (LITA:
+    100 + 4 · 64 = 356 instead of 100 · 256). `fast=False` or `slow=False` keeps one kind only
+    (the paper's "slow tokens only" ablation). Parameter-free; the patch grid must be square.
+    """
+
+    def __init__(self, slow_frames: int = 4, pool: int = 2, fast: bool = True, slow: bool = True):
+        super().__init__()
+        if not (fast or slow):
+            raise ValueError("SlowFastTokens needs fast or slow tokens (or both); got neither")
+        if slow_frames < 1 or pool < 1:
+            raise ValueError(f"slow_frames and pool must be ≥ 1, got {slow_frames} and {pool}")
+        self.slow_frames, self.pool, self.fast, self.slow = slow_frames, pool, fast, slow
+
+    def slow_indices(self, num_frames: int) -> torch.Tensor:
+        """Which frames give slow tokens: min(s, T) evenly spaced frame indices, first and last included."""
+        count = min(self.slow_frames, num_frames)
+        return torch.linspace(0, num_frames - 1, count).round().long()
+
+    def _grid(self, num_patches: int) -> int:
+        side = int(round(num_patches ** 0.5))
+        if side * side != num_patches or side % self.pool:
+            raise ValueError(f"slow tokens pool a square patch grid by {self.pool}, but frames have {num_patches} "
+                             "tokens; build the encoder with keep_cls=False and a grid divisible by the pool")
+        return side
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, P, D) → (B, N, D): [fast: mean over P per frame (B, T, D) ; slow: (B, s·P/pool², D)]"""
+        _check_frames(x)
+        b, t, p, d = x.shape
+        out = [x.mean(2)] if self.fast else []
+        if self.slow:
+            side = self._grid(p)
+            frames = x[:, self.slow_indices(t)]  # (B, s, P, D)
+            grid = frames.reshape(-1, side, side, d).permute(0, 3, 1, 2)  # (B·s, D, g, g)
+            pooled = nn.functional.avg_pool2d(grid, self.pool)  # (B·s, D, g/pool, g/pool)
+            out.append(pooled.flatten(2).transpose(1, 2).reshape(b, -1, d))
+        return torch.cat(out, dim=1)
+
+    def num_tokens(self, num_frames: int, num_patches: int) -> int:
+        slow = min(self.slow_frames, num_frames) * num_patches // self.pool**2 if self.slow else 0
+        return (num_frames if self.fast else 0) + slow
+
+
 REDUCERS = {
     "concat": lambda dim, **args: ConcatFrames(**args),  # LLaVA: every token
     "spatio_temporal": lambda dim, **args: SpatioTemporalPool(**args),  # Video-ChatGPT (notebook 04)
     "valley": ValleyTemporal,  # Valley's temporal module (notebook 04)
     "perceiver": PerceiverResampler,  # Flamingo (notebook 02)
+    "slowfast": lambda dim, **args: SlowFastTokens(**args),  # LITA (notebook 07)
 }
 
 

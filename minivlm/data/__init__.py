@@ -8,6 +8,7 @@ from .text import (CAPTION_PROMPTS, CLIP_QA_KINDS, NUMBER_WORDS, QA, event_phras
 from .video_io import Clip, VideoReadError, fps_indices, read_audio, read_video, uniform_indices, write_video
 from .world import (COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Event, Scene, ToyObject, WorldConfig, scene_events,
                     sample_scene, sample_scenes)
+from .rtl import TIME_FORMATS, lita_frame_times, make_rtl, time_token, token_time  # LITA (notebook 07)
 
 __all__ = [
     "ClipFolder", "make_clip_qa", "qa_sample", "make_still_qa", "sample_folder", "still_caption_pool", "write_clip_folder",
@@ -17,4 +18,5 @@ __all__ = [
     "Clip", "VideoReadError", "fps_indices", "read_audio", "read_video", "uniform_indices", "write_video",
     "COLOURS", "DIRECTIONS", "SHAPES", "SOUND_OF_EVENT", "Event", "Scene", "ToyObject", "WorldConfig", "scene_events",
     "sample_scene", "sample_scenes",
+    "TIME_FORMATS", "lita_frame_times", "make_rtl", "time_token", "token_time",
 ]
