@@ -28,13 +28,19 @@ class MediaMismatchError(ValueError):
     """The placeholders of a text do not match the media given with it."""
 
 
+class MissingAudioError(ValueError):
+    """A clip without an audio track was given where its sound is needed."""
+
+
 @dataclass(frozen=True, eq=False)
 class Media:
     """One media item. Give `pixels` or `waveform` (raw), or `features` (encoded), not both.
 
     pixels: uint8 (T, H, W, 3), T = 1 for an image; times: each frame's time in seconds (T,);
-    waveform: float (S,) in [-1, 1] with `sample_rate`; features: (T, P, D) from the encoder of
-    this modality (vision: T frames × P patch tokens).
+    waveform: float (S,) in [-1, 1] with `sample_rate` — an audio track, or a video's soundtrack
+    (one item carrying both, for synchronized fusion; `soundtrack()` splits it off);
+    duration: a video's length in seconds (its soundtrack is checked against it);
+    features: (T, P, D) from the encoder of this modality (vision: T frames × P patch tokens).
     """
 
     modality: str
@@ -43,6 +49,7 @@ class Media:
     times: tuple[float, ...] | None = None
     waveform: torch.Tensor | None = None
     sample_rate: int | None = None
+    duration: float | None = None
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -61,6 +68,8 @@ class Media:
             raise ValueError(f"features must be (T, P, D), got shape {tuple(self.features.shape)}")
         if self.waveform is not None and (self.waveform.ndim != 1 or not self.sample_rate):
             raise ValueError("audio needs a 1-D waveform (S,) and its sample_rate")
+        if self.waveform is not None and self.modality == "image":
+            raise ValueError("an image has no soundtrack; give the audio as its own Media.audio item")
         if self.times is not None and len(self.times) != self.num_frames:
             raise ValueError(f"{len(self.times)} frame times for {self.num_frames} frames")
 
@@ -82,12 +91,18 @@ class Media:
         return cls("image", pixels=x[None])
 
     @classmethod
-    def video(cls, frames: np.ndarray | torch.Tensor, times: Sequence[float] | None = None) -> Media:
-        """A clip, uint8 (T, H, W, 3), with each frame's time in seconds (optional)."""
+    def video(cls, frames: np.ndarray | torch.Tensor, times: Sequence[float] | None = None,
+              waveform: np.ndarray | torch.Tensor | None = None, sample_rate: int | None = None,
+              duration: float | None = None) -> Media:
+        """A clip, uint8 (T, H, W, 3), with each frame's time in seconds (optional), and optionally
+        its soundtrack (S,) float at `sample_rate` Hz and its length in seconds."""
         x = _as_uint8(frames)
         if x.ndim != 4:
             raise ValueError(f"a video is (T, H, W, 3) uint8, got shape {tuple(x.shape)}")
-        return cls("video", pixels=x, times=None if times is None else tuple(float(t) for t in times))
+        wave = None if waveform is None else torch.as_tensor(np.asarray(waveform), dtype=torch.float32)
+        return cls("video", pixels=x, times=None if times is None else tuple(float(t) for t in times),
+                   waveform=wave, sample_rate=None if sample_rate is None else int(sample_rate),
+                   duration=None if duration is None else float(duration))
 
     @classmethod
     def audio(cls, waveform: np.ndarray | torch.Tensor, sample_rate: int) -> Media:
@@ -108,6 +123,35 @@ class Media:
         if self.features is not None:
             return int(self.features.shape[0])
         return 1
+
+    def soundtrack(self, missing: str = "error", sample_rate: int = 16_000) -> Media:
+        """A clip's soundtrack as its own audio item, cut or padded with silence (with a warning)
+        to the clip's `duration` when that is known. A clip without one raises MissingAudioError,
+        unless missing='silence': then a silent track as long as the clip (an explicit zero-audio input)."""
+        import warnings
+
+        if self.modality != "video":
+            raise ValueError(f"only a video carries a soundtrack, not {self!r}")
+        seconds = self.duration
+        if seconds is None and self.times:  # frames taken at segment middles: the clip ends half a step later
+            step = self.times[1] - self.times[0] if len(self.times) > 1 else 2 * self.times[0]
+            seconds = self.times[-1] + step / 2
+        if self.waveform is None:
+            if missing != "silence":
+                raise MissingAudioError(
+                    "this clip has no audio track; read it with minivlm.data.read_audio(path) and give it as "
+                    "Media.video(frames, times, waveform=track, sample_rate=16000), or call "
+                    "clip.soundtrack(missing='silence') to give the model silence instead")
+            return Media.audio(np.zeros(int(round((seconds or 1.0) * sample_rate)), np.float32), sample_rate)
+        wave, rate = self.waveform, self.sample_rate
+        if self.duration is not None:
+            want = int(round(self.duration * rate))
+            if abs(len(wave) - want) > rate // 100:  # more than 10 ms off
+                warnings.warn(f"the soundtrack is {len(wave) / rate:.2f} s but the clip {self.duration:.2f} s: "
+                              f"{'padded with silence' if len(wave) < want else 'cut'} to the clip's length",
+                              stacklevel=2)
+                wave = torch.nn.functional.pad(wave, (0, max(0, want - len(wave))))[:want]
+        return Media.audio(wave, rate)
 
     def encoded(self, features: torch.Tensor) -> Media:
         """The same item carried by its encoder features (T, P, D) instead of its raw content."""

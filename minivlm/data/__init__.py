@@ -9,6 +9,10 @@ from .video_io import Clip, VideoReadError, fps_indices, read_audio, read_video,
 from .world import (COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Event, Scene, ToyObject, WorldConfig, scene_events,
                     sample_scene, sample_scenes)
 from .rtl import TIME_FORMATS, lita_frame_times, make_rtl, time_token, token_time  # LITA (notebook 07)
+from .datasets import av_sample, clip_with_sound, make_av_qa  # clips with sound (notebook 05)
+from .soundtrack import WORDS, Noise, Soundtrack, Utterance, render_soundtrack, soundtrack, spoken, word_bank
+from .text import AUDIO_QA_KINDS, audio_qa
+from .world import NOISES
 
 __all__ = [
     "ClipFolder", "make_clip_qa", "qa_sample", "make_still_qa", "sample_folder", "still_caption_pool", "write_clip_folder",
@@ -19,4 +23,6 @@ __all__ = [
     "COLOURS", "DIRECTIONS", "SHAPES", "SOUND_OF_EVENT", "Event", "Scene", "ToyObject", "WorldConfig", "scene_events",
     "sample_scene", "sample_scenes",
     "TIME_FORMATS", "lita_frame_times", "make_rtl", "time_token", "token_time",
+    "av_sample", "clip_with_sound", "make_av_qa", "WORDS", "Noise", "Soundtrack", "Utterance", "render_soundtrack",
+    "soundtrack", "spoken", "word_bank", "AUDIO_QA_KINDS", "audio_qa", "NOISES",
 ]

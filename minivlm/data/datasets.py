@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .render import render, render_audio, render_still, uniform_times
+from .render import SAMPLE_RATE, render, render_audio, render_still, uniform_times
 from ..media import Media
 from ..samples import Sample
 from .text import CLIP_QA_KINDS, QA, STILL_QA_KINDS, caption, clip_qa, describe, still_caption, still_qa
@@ -158,3 +158,46 @@ def sample_folder(n: int = 36, root: str | Path | None = None) -> Path:
     except OSError:  # another process put a complete folder there first
         shutil.rmtree(tmp, ignore_errors=True)
     return root
+
+
+# ---- clips with their soundtrack (notebook 05) ------------------------------------------------
+def clip_with_sound(scene: Scene, num_frames: int = 8) -> Media:
+    """A video Media of `num_frames` uniform frames that carries the scene's soundtrack
+    (`soundtrack.render_soundtrack`: events' sounds, an off-screen noise, two spoken words)."""
+    from .soundtrack import render_soundtrack
+
+    times = uniform_times(scene, num_frames)
+    return Media.video(render(scene, times), times, waveform=render_soundtrack(scene), sample_rate=SAMPLE_RATE,
+                       duration=scene.duration)
+
+
+def av_sample(clip: Media, qa: QA, scene: Scene, audio: bool = True) -> Sample:
+    """One question about a clip with sound: '<audio> <video> question' → answer (the soundtrack
+    and the frames as two items, audio first, as Video-LLaMA's demo puts them), or, with
+    audio=False, '<video> question' (what a model without ears gets)."""
+    media = [clip.soundtrack(), clip] if audio else [clip]
+    messages = [{"role": "user", "content": " ".join(m.placeholder for m in media) + f" {qa.question}"},
+                {"role": "assistant", "content": qa.answer}]
+    return Sample(media, messages, kind=qa.kind, scene=scene)
+
+
+def make_av_qa(split: str, n: int, num_frames: int = 8, kinds: tuple[str, ...] | None = None,
+               config: WorldConfig | None = None, start: int = 0, audio: bool = True) -> list[Sample]:
+    """n clips with sound, each with one question of a kind drawn from `kinds` (default: every
+    kind of CLIP_QA_KINDS and AUDIO_QA_KINDS): video-only kinds come from `text.clip_qa`, the
+    kinds that need the soundtrack from `text.audio_qa`."""
+    from .text import AUDIO_QA_KINDS, audio_qa
+
+    kinds = kinds or (*CLIP_QA_KINDS, *AUDIO_QA_KINDS)
+    out = []
+    for scene, rng in _scenes(split, n, config, start):
+        for k in rng.permutation(len(kinds)):
+            ask = audio_qa if kinds[k] in AUDIO_QA_KINDS else clip_qa
+            qa = ask(scene, kinds[k], rng)
+            if qa is not None:
+                out.append(av_sample(clip_with_sound(scene, num_frames), qa, scene, audio))
+                break
+        if len(out) == n:
+            return out
+    raise ValueError(f"the world rarely supports question kinds {kinds}; loosen the WorldConfig")
+

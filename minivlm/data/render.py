@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .world import COLOURS, SOUND_OF_EVENT, Scene
+from .world import COLOURS, NOISES, SOUND_OF_EVENT, Scene
 
 SAMPLE_RATE = 16_000
 
@@ -75,7 +75,8 @@ def _tone(n: int, f0: float, f1: float, sr: int) -> np.ndarray:
 
 
 def sound(kind: str, sr: int = SAMPLE_RATE, rng: np.random.Generator | None = None) -> np.ndarray:
-    """The waveform an event makes (see SOUND_OF_EVENT): distinct in pitch and texture."""
+    """The waveform an event makes (see SOUND_OF_EVENT), or an off-screen sound (world.NOISES):
+    distinct in pitch and texture. Returns float (S,) at `sr`."""
     rng = rng or np.random.default_rng(0)
     if kind == "appear":
         return 0.5 * _tone(int(0.15 * sr), 400, 1200, sr)
@@ -88,7 +89,25 @@ def sound(kind: str, sr: int = SAMPLE_RATE, rng: np.random.Generator | None = No
         return 0.7 * _tone(int(0.2 * sr), 150, 90, sr)
     if kind == "change":
         return 0.4 * _tone(int(0.2 * sr), 2000, 2000, sr)
-    raise ValueError(f"unknown sound {kind!r}; events that sound: {tuple(SOUND_OF_EVENT)}")
+    return _noise(kind, sr)
+
+
+def _noise(name: str, sr: int) -> np.ndarray:
+    """An off-screen sound (world.NOISES): steady, 0.3–0.4 s, unlike any event's sound."""
+    t = np.arange(int(0.35 * sr)) / sr
+    envelope = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.02)  # 20 ms fades, no clicks
+    if name == "beep":  # a square wave at 1 kHz
+        wave = 0.3 * np.sign(np.sin(2 * np.pi * 1000 * t))
+    elif name == "buzz":  # a sawtooth at 120 Hz
+        wave = 0.35 * (2 * ((120 * t) % 1.0) - 1)
+    elif name == "hum":  # 180 Hz with its harmonics
+        wave = 0.25 * sum(np.sin(2 * np.pi * 180 * k * t) / k for k in (1, 2, 3))
+    elif name == "whistle":  # 2.8 kHz with a 7 Hz vibrato
+        wave = 0.3 * np.sin(2 * np.pi * 2800 * t + 8 * np.sin(2 * np.pi * 7 * t))
+    else:
+        raise ValueError(f"unknown sound {name!r}; events that sound: {tuple(SOUND_OF_EVENT)}, "
+                         f"off-screen sounds: {NOISES}")
+    return wave * envelope
 
 
 def render_audio(scene: Scene, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -217,3 +217,44 @@ def vocabulary_words(num_scenes: int = 200) -> list[str]:
         for text in texts:
             words |= set(text.split())
     return sorted(words)
+
+
+# ---- questions that need the soundtrack (data.soundtrack; notebook 05) -------------------------
+# noise: what the off-screen noise is (audio alone); speech: what the voice says (audio alone);
+# sync: which object moves while the voice says a word (audio and video, in time).
+AUDIO_QA_KINDS = ("noise", "speech", "sync")
+
+
+def moving_at(scene: Scene, i: int, t: float) -> bool:
+    """Whether object i is in view and moving at time t."""
+    o = scene.objects[i]
+    return scene.visible(i, t) and o.direction is not None and (o.stop is None or t < o.stop)
+
+
+def audio_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
+    """A question of `kind` (see AUDIO_QA_KINDS) about the scene's soundtrack, or None if the
+    scene has nothing to ask of that kind."""
+    from .soundtrack import soundtrack
+
+    sounds = soundtrack(scene)
+    if kind == "noise":
+        noise = sounds.noises[0]
+        if noise.anchor is None:
+            return None
+        return QA(kind, f"what noise is heard when {event_phrase(scene, noise.anchor)} ?",
+                  f"{indefinite_article(noise.name)} {noise.name}")
+    if kind == "speech":
+        k = int(rng.integers(len(sounds.words)))
+        which = "first" if k == 0 else "last" if k == len(sounds.words) - 1 else None
+        return QA(kind, f"what does the voice say {which} ?", sounds.words[k].word) if which else None
+    if kind == "sync":
+        options = []
+        for u in sounds.words:
+            visible = [i for i in range(len(scene.objects)) if scene.visible(i, u.middle)]
+            movers = [i for i in visible if moving_at(scene, i, u.middle)]
+            if len(visible) >= 2 and len(movers) == 1:
+                options.append((u, movers[0]))
+        pick = choose(rng, options)
+        return pick and QA(kind, f"which object moves while the voice says {pick[0].word} ?",
+                           f"the {scene.objects[pick[1]].name()}")
+    raise ValueError(f"unknown audio question kind {kind!r}; use one of {AUDIO_QA_KINDS}")

@@ -36,6 +36,8 @@ SOUND_OF_EVENT: dict[str, str] = {
     "stop": "thud",
     "change": "ding",
 }
+# Off-screen sounds: heard, never seen (their source is not in the picture). See data.soundtrack.
+NOISES: tuple[str, ...] = ("beep", "buzz", "hum", "whistle")
 EVENT_MARGIN = 0.25  # seconds: events keep this far from each other's bounds and the clip's ends
 
 
