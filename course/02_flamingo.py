@@ -35,7 +35,8 @@ except ImportError:
     import minivlm
 
 # %%
-import copy
+import dataclasses
+import tempfile
 import time
 
 import matplotlib.pyplot as plt
@@ -43,15 +44,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from minivlm import fast_mode, interleaved, pick, plot, seed_everything, zoo
-from minivlm.chat import encode_chat, encode_document, pad_batch
+from minivlm import build, fast_mode, interleaved, pick, plot, seed_everything, zoo
 from minivlm.checks import compare, report
+from minivlm.cross_attention import (GatedCrossAttentionBlock, decoder_layers, media_attention_mask, media_index,
+                                     tanh_gated_residual)
 from minivlm.data import COLOURS, WorldConfig
-from minivlm.eval import accuracy
-from minivlm.flamingo import (GatedCrossAttentionBlock, PerceiverResampler, build_flamingo, media_attention_mask,
-                              media_index, tanh_gated_residual)
+from minivlm.eval import evaluate
+from minivlm.flamingo import FLAMINGO, PRETRAIN
 from minivlm.lm import position_ids
-from minivlm.train import TrainConfig, count_parameters, train
+from minivlm.resampler import PerceiverResampler
+from minivlm.samples import Sample, collate
+from minivlm.stages import run_stage
+from minivlm.vlm import VLM
 
 NOTEBOOK_START = time.perf_counter()
 seed_everything(0)
@@ -63,7 +67,10 @@ print("fast mode:", fast_mode())
 #
 # Flamingo learned from documents in which images and text alternate. Our toy documents do the same
 # with stills and clips of the toy world: captions, questions with answers, and two kinds of
-# few-shot **episodes**.
+# few-shot **episodes**. A document is a plain `Sample` (`minivlm.samples`): its text, with an
+# `<image>` or `<video>` placeholder where each media item stands, and the media beside it, in order.
+# The media come from `interleaved.render_stills` / `render_clips`: a list of `Media` records and,
+# beside it, the scene each one was rendered from (its ground truth).
 #
 # An **attribute episode** is the headline task. A few example images, each followed by one word
 # about it, then a new image: "<image> *circle* . <image> *square* . <image>". The examples are the
@@ -75,11 +82,12 @@ print("fast mode:", fast_mode())
 
 # %%
 one_object = WorldConfig(max_objects=1)
-stills = interleaved.still_bank("train", pick(1500, 60), one_object)
+stills = interleaved.render_stills("train", pick(1500, 60), one_object)  # (list of Media, list of scenes)
 rng = np.random.default_rng(0)
-episode, answer = interleaved.attribute_episode(stills, rng, shots=4)
-print(episode.text, "→", answer)
-plot.show_frames(stills.frames[episode.media, 0].numpy(), title="a 4-shot attribute episode: 4 examples, then the query");
+episode = interleaved.attribute_episode(*stills, rng, shots=4)
+print(episode.text, "→", episode.answer, f"({episode.kind})")
+plot.show_frames(np.stack([item.pixels[0].numpy() for item in episode.media]),
+                 title="a 4-shot attribute episode: 4 examples, then the query");
 
 # %% [markdown]
 # A **naming episode** is harder. Each episode invents its *own* names for three colours and shows
@@ -90,11 +98,12 @@ plot.show_frames(stills.frames[episode.media, 0].numpy(), title="a 4-shot attrib
 # gives 1/3.
 
 # %%
-episode, answer = interleaved.naming_episode(stills, rng, shots=4)
-print(episode.text, "→", answer)
+episode = interleaved.naming_episode(*stills, rng, shots=4)
+print(episode.text, "→", episode.answer, "| colours:", episode.meta["colours"])
+print("training form:", interleaved.complete(episode).text)
 
 # %%
-print(interleaved.caption_document(stills, rng, num_media=3).text)
+print(interleaved.caption_document(*stills, rng, num_media=3).text)
 
 # %% [markdown]
 # ## 2 · The Perceiver Resampler, from scratch
@@ -131,10 +140,10 @@ for frames in (1, 3, 8):
     print(f"{frames} frame(s) × 16 patches → {tuple(tiny(torch.randn(2, frames, 16, 32)).shape)}")
 
 # %% [markdown]
-# The package's `PerceiverResampler` is the same idea with pre-norm attention (as in Flamingo and
-# OpenFlamingo) and a switch for the temporal embeddings. Without them, the resampler sees a clip as a
-# *set* of tokens: playing the clip backwards gives exactly the same output, and "moves left" could not
-# be told from "moves right".
+# The package's `PerceiverResampler` (`minivlm.resampler`) is the same idea with pre-norm attention
+# (as in Flamingo and OpenFlamingo) and a switch for the temporal embeddings. Without them, the
+# resampler sees a clip as a *set* of tokens: playing the clip backwards gives exactly the same
+# output, and "moves left" could not be told from "moves right".
 
 # %%
 resampler = PerceiverResampler(32, num_latents=4, temporal=False)
@@ -174,13 +183,14 @@ compare("media index", my_media_index, media_index,
         [(example, marker_ids), (example[:, :3], marker_ids), (torch.tensor([[5, 6, 7]]), marker_ids)]);
 
 # %% [markdown]
-# From the index, the cross-attention mask follows: token *i* may attend to the N visual tokens of media
-# `index[i]` (the package's `media_attention_mask`). Here it is for the first example, with 2 visual
-# tokens per media.
+# From the index, the cross-attention mask follows: token *i* may attend to the visual tokens of media
+# `index[i]` (the package's `media_attention_mask`, in `minivlm.cross_attention`). It also takes which
+# visual tokens are real, (B, M, N): items of one batch may give different numbers of tokens, and the
+# padding is never attended to. Here is the mask for the first example, with 2 visual tokens per media.
 
 # %%
 words = tokenizer.convert_ids_to_tokens(example[0])
-mask = media_attention_mask(media_index(example, marker_ids), num_media=3, tokens_per_media=2)[0]
+mask = media_attention_mask(media_index(example, marker_ids), torch.ones(2, 3, 2, dtype=torch.bool))[0]
 plt.figure(figsize=(4, 3))
 plt.imshow(mask.int(), cmap="Greens")
 plt.yticks(range(len(words)), words)
@@ -238,7 +248,7 @@ class TinyGatedBlock(nn.Module):
 
     def forward(self, x, visual, index):  # x (B, L, D), visual (B, M, N, D), index (B, L)
         b, m, n, d = visual.shape
-        allowed = media_attention_mask(index, m, n)  # (B, L, M·N)
+        allowed = media_attention_mask(index, torch.ones(b, m, n, dtype=torch.bool))  # (B, L, M·N)
         blocked = ~allowed | ~allowed.any(-1, keepdim=True).expand_as(allowed)  # no media: block all …
         blocked[..., 0] &= allowed.any(-1)  # … but keep one key so softmax stays finite
         att = self.xattn(self.norm(x), visual.reshape(b, m * n, d), visual.reshape(b, m * n, d),
@@ -258,33 +268,44 @@ print("α = 1 → first token (no media) unchanged:", torch.equal(block(x, visua
       "| later tokens changed:", not torch.allclose(block(x, visual, index)[0, 1:], x[0, 1:]))
 
 # %% [markdown]
-# The package's `GatedCrossAttentionBlock` is this block with its own masked attention (`attend`) and
-# the same two gates; from here on we use it. The same check:
+# The package's `GatedCrossAttentionBlock` (`minivlm.cross_attention`) is this block with its own
+# masked attention (`MaskedCrossAttention`, on torch's `scaled_dot_product_attention`) and the same two
+# gates; it takes the visual tokens flattened to (B, M·N, D) and the mask itself. From here on we use
+# it. The same check:
 
 # %%
 package_block = GatedCrossAttentionBlock(32)
-print("package block, α = 0 → output equals input:", torch.equal(package_block(x, visual, index), x))
+package_mask = media_attention_mask(index, torch.ones(2, 2, 4, dtype=torch.bool))
+print("package block, α = 0 → output equals input:",
+      torch.equal(package_block(x, visual.flatten(1, 2), package_mask), x))
 
 # %% [markdown]
 # ## 5 · Putting it together around the frozen toy LM
 #
-# `build_flamingo` takes the zoo's frozen toy CLIP and frozen toy LM (a transformers Llama). It
-# **wraps** each of the LM's decoder layers (`FlamingoLayer`: gated block first, then the untouched
-# decoder layer) — no fork of transformers. `cross_attn_every=1` puts a block before every layer, as
-# in Flamingo-3B (Flamingo-80B: every 7th). Only the resampler and the blocks train.
+# Flamingo is a preset, `FLAMINGO` (in `minivlm.flamingo`): one config of the cross-attention family,
+# and `build("flamingo")` makes it on the zoo's toy CLIP and toy LM (a transformers Llama). The model
+# owns copies of those bases, so the `lm` we loaded above stays a plain LM. It **wraps** each of its
+# LM's decoder layers (`CrossAttentionLayer`: gated block first, then the untouched decoder layer) — no
+# fork of transformers. `cross_attn_every=1` puts a block before every layer, as in Flamingo-3B
+# (Flamingo-80B: every 7th). A built model starts fully frozen; a training stage names the parts that
+# learn: Flamingo's, `PRETRAIN`, trains the resampler with its projection ('vision_tokenizer') and the
+# blocks ('cross_attention').
 
 # %%
-encoder = zoo.toy_vision_encoder()
-plain_lm = copy.deepcopy(lm)  # the wrapping changes the LM in place: keep a plain copy to compare
-model = build_flamingo(encoder, copy.deepcopy(lm), tokenizer, num_latents=8, depth=2, cross_attn_every=1)
-print(f"trainable {count_parameters(model, trainable_only=True) / 1e6:.2f} M | frozen LM "
-      f"{count_parameters(model.lm) / 1e6:.2f} M | frozen vision encoder {count_parameters(model.vision_encoder) / 1e6:.2f} M")
-print(type(model.lm.model.layers[0]).__name__, "→ wraps", type(model.lm.model.layers[0].decoder_layer).__name__)
+model = build("flamingo")
+print(FLAMINGO)
+print(PRETRAIN)
+print({name: f"{sum(p.numel() for p in params) / 1e6:.3f} M" for name, params in model.parts().items()})
+layer = decoder_layers(model.lm)[0]
+print(type(layer).__name__, "→ wraps", type(layer.decoder_layer).__name__)
+print("gates at initialisation, tanh(α):", sorted(set(model.gate_values().values())))
 
 # %% [markdown]
 # The data: single-object stills for the episodes, two-object stills for captions and questions, and
 # 6-frame clips of one moving object ("a red circle moves left ."). The vision encoder is frozen, so we
-# compute its features once (`cache_features`) and fit the per-channel standardiser on them.
+# compute its features once (`model.precompute`: each item is then carried by its features instead of
+# its pixels, and every document built from it is precomputed too) and fit the per-channel
+# standardiser on them — an explicit step, as everything that changes a model is.
 
 # %%
 start = time.perf_counter()
@@ -292,63 +313,68 @@ NUM_FRAMES = 6
 mover = WorldConfig(max_objects=1, p_static=0, p_appear=0, p_disappear=0, p_stop=0, p_change=0)
 banks = {
     "stills": stills,
-    "stills_test": interleaved.still_bank("test", pick(300, 40), one_object),
-    "pairs": interleaved.still_bank("train", pick(600, 40), WorldConfig(max_objects=2), start=50_000),
-    "clips": interleaved.clip_bank("train", pick(400, 40), NUM_FRAMES, mover),
+    "stills_test": interleaved.render_stills("test", pick(300, 40), one_object),
+    "pairs": interleaved.render_stills("train", pick(600, 40), WorldConfig(max_objects=2), start=50_000),
+    "clips": interleaved.render_clips("train", pick(400, 40), NUM_FRAMES, mover),
 }
-features = {name: model.cache_features(bank.frames) for name, bank in banks.items()}
-standardiser_data = torch.cat([features["stills"].flatten(0, 3), features["clips"].flatten(0, 3)])
-model.fit_standardizer(standardiser_data)
-print({k: tuple(v.shape) for k, v in features.items()}, f"in {time.perf_counter() - start:.0f} s")
+encoded = {name: (model.precompute(media), scenes) for name, (media, scenes) in banks.items()}
+standardiser_items = encoded["stills"][0] + encoded["clips"][0]
+model.fit_standardizer(standardiser_items)
+print({name: f"{len(media)} × {tuple(media[0].features.shape)}" for name, (media, _) in encoded.items()},
+      f"in {time.perf_counter() - start:.0f} s")
 
 # %% [markdown]
 # Now the claim: at initialisation, with images in the prompt, the model's logits equal the frozen LM's
-# logits **bit for bit** (`torch.equal`, not just close).
+# logits **bit for bit** (`torch.equal`, not just close). `collate` turns documents into a batch:
+# token ids with one marker token per media item, labels on every text token, and each row's media.
 
 # %%
-batch = interleaved.collate(tokenizer, [interleaved.complete(*interleaved.naming_episode(stills, rng, 3))
-                                        for _ in range(4)], features["stills"])
+batch = collate(model, [interleaved.complete(interleaved.naming_episode(*encoded["stills"], rng, 3))
+                        for _ in range(4)])
 with torch.no_grad():
     flamingo_logits = model(**batch).logits
-    lm_logits = plain_lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    lm_logits = lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
 print("identical to the frozen LM:", torch.equal(flamingo_logits, lm_logits))
 
 # %% [markdown]
 # ## 6 · Training on interleaved documents
 #
-# One batch is drawn from one of four document kinds: attribute episodes and naming episodes
-# (1–8 shots each), captions/QA over two-object stills, and captions over clips. The loss is
-# next-token prediction on every text token (Flamingo's objective; media markers excluded). The
-# training loop logs every gate.
+# The training set mixes four document kinds: attribute episodes and naming episodes (1–8 shots
+# each), captions/QA over two-object stills, and captions over clips. The loss is next-token
+# prediction on every text token (Flamingo's objective; media markers excluded). `run_stage` trains
+# the parts the stage names — the gates at 10 × the learning rate (`lr_scale`): a gate starts at 0
+# and Adam moves it by about the learning rate per step, so in a toy run's few hundred steps it could
+# hardly open otherwise. Every few steps we log every gate (`model.gate_values()`).
 
 # %%
-by_colour = interleaved.colour_index(stills)
-BATCH = pick(24, 8)
-
-
-def training_batches(seed=0):
-    attributes = interleaved.document_batches(
-        lambda r: interleaved.complete(*interleaved.attribute_episode(stills, r, int(r.integers(1, 9)))),
-        tokenizer, features["stills"], BATCH, seed)
-    names = interleaved.document_batches(
-        lambda r: interleaved.complete(*interleaved.naming_episode(stills, r, int(r.integers(1, 9)),
-                                                                   index_by_colour=by_colour)),
-        tokenizer, features["stills"], BATCH, seed + 1)
-    pictures = interleaved.document_batches(lambda r: interleaved.caption_document(banks["pairs"], r, int(r.integers(1, 4))),
-                                            tokenizer, features["pairs"], BATCH, seed + 2)
-    videos = interleaved.document_batches(lambda r: interleaved.caption_document(banks["clips"], r, int(r.integers(1, 3))),
-                                          tokenizer, features["clips"], BATCH, seed + 3)
-    return interleaved.mix([attributes, names, pictures, videos], [0.35, 0.2, 0.15, 0.3], seed)
-
-
-def loss_and_gates(model, batch):
-    return model(**batch).loss, model.gate_values()
-
-
 # The knob of the budget: full mode is meant to stay within ~3 minutes on 2 CPU cores (3 trainings).
-CONFIG = TrainConfig(steps=pick(150, 6), lr=2e-3, desc="Flamingo (frozen LM)")
-history = train(model, training_batches(), CONFIG, loss_fn=loss_and_gates)
-print(f"trained {CONFIG.steps} steps in {history.seconds:.0f} s; final loss {history.final_loss():.3f}")
+STAGE = dataclasses.replace(PRETRAIN, steps=pick(PRETRAIN.steps, 6), batch_size=pick(PRETRAIN.batch_size, 8))
+by_colour = interleaved.colour_index(*encoded["stills"])
+
+
+def training_documents(seed=0):
+    """steps × batch_size documents: attribute episodes, naming episodes, captions/QA of pairs and
+    captions of clips in the proportions 35 : 20 : 15 : 30, all on precomputed media."""
+    r = np.random.default_rng(seed)
+    n = STAGE.steps * STAGE.batch_size
+    kinds = [
+        (0.35, lambda: interleaved.complete(interleaved.attribute_episode(*encoded["stills"], r, int(r.integers(1, 9))))),
+        (0.2, lambda: interleaved.complete(interleaved.naming_episode(*encoded["stills"], r, int(r.integers(1, 9)),
+                                                                      index_by_colour=by_colour))),
+        (0.15, lambda: interleaved.caption_document(*encoded["pairs"], r, int(r.integers(1, 4)))),
+        (0.3, lambda: interleaved.caption_document(*encoded["clips"], r, int(r.integers(1, 3)))),
+    ]
+    return [make() for share, make in kinds for _ in range(round(share * n))]
+
+
+def gates(model):
+    return model.gate_values()
+
+
+documents = training_documents()
+history = run_stage(model, STAGE, documents, eval_fn=gates, eval_every=pick(10, 2))
+print(f"trained {STAGE.steps} steps on {len(documents)} documents in {history.seconds:.0f} s; "
+      f"final loss {history.final_loss():.3f}")
 
 # %%
 fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -362,47 +388,41 @@ b.set_title("gate values over training", fontsize=9)
 b.legend(fontsize=7, ncol=2);
 
 # %% [markdown]
-# Every gate starts at exactly 0 (see the right plot; block k sits before decoder layer k). How far
-# each one moves is learned: it tells how much that layer relies on the images.
+# Every gate started at exactly 0 (section 5; block k sits before decoder layer k). How far each one
+# moves is learned: it tells how much that layer relies on the images.
 #
 # ## 7 · The headline: few-shot in-context learning
 #
 # Held-out attribute episodes on stills from the **test** split, the same number for each
 # attribute. For each number of shots we let the model continue after the query image, and count the
 # answer right when its first token (greedy) is the first word of the right answer ("top" for "top
-# left"). With 0 shots nothing in the prompt says which attribute is asked.
+# left"): the last position's next-token scores of a left-padded batch. With 0 shots nothing in the
+# prompt says which attribute is asked.
 
 # %%
 SHOTS = (0, 1, 2, 4, 8)
 eval_rng = np.random.default_rng(123)
-test_stills = banks["stills_test"]
+test_stills = encoded["stills_test"]
 N_EVAL = pick(300, 12)
-held_out = {attribute: {k: [interleaved.attribute_episode(test_stills, eval_rng, k, attribute)
+held_out = {attribute: {k: [interleaved.attribute_episode(*test_stills, eval_rng, k, attribute)
                             for _ in range(N_EVAL // 3)] for k in SHOTS}
             for attribute in interleaved.ATTRIBUTES}
 
 
-def first_token_accuracy(model, batch, answers):
-    """How often the greedy first token after each (left-padded) prompt is the first word of its
-    answer. `batch` from `interleaved.collate` (with images) or `pad_batch` (text only)."""
-    logits = model.next_token_logits(batch["input_ids"], batch["attention_mask"],
-                                     vision_features=batch.get("vision_features"))
-    want = torch.tensor(tokenizer.convert_tokens_to_ids([a.split()[0] for a in answers]))
+def first_token_accuracy(model, episodes):
+    """How often the greedy first token after each prompt is the first word of its answer."""
+    with torch.no_grad():
+        logits = model(**collate(model, episodes, side="left")).logits[:, -1]
+    want = torch.tensor(model.tokenizer.convert_tokens_to_ids([e.answer.split()[0] for e in episodes]))
     return (logits.argmax(-1) == want).float().mean().item()
 
 
 def few_shot_accuracy(model, attributes=interleaved.ATTRIBUTES):
     """{shots: accuracy} over the held-out episodes of the given attributes."""
-    result = {}
-    for k in SHOTS:
-        items = [item for a in attributes for item in held_out[a][k]]
-        batch = interleaved.collate(tokenizer, [doc for doc, _ in items], features["stills_test"], side="left")
-        result[k] = first_token_accuracy(model, batch, [answer for _, answer in items])
-    return result
+    return {k: first_token_accuracy(model, [e for a in attributes for e in held_out[a][k]]) for k in SHOTS}
 
 
-at_init = build_flamingo(encoder, copy.deepcopy(lm), tokenizer)  # gates at 0: exactly the frozen LM
-at_init.fit_standardizer(standardiser_data)
+at_init = build("flamingo")  # gates at 0: exactly the frozen LM, whatever it sees
 curve = {"Flamingo (frozen LM)": few_shot_accuracy(model), "at initialisation (= the frozen LM)": few_shot_accuracy(at_init)}
 for name, c in curve.items():
     print(f"{name:38s}", "  ".join(f"{k}-shot {v:.2f}" for k, v in c.items()))
@@ -413,9 +433,9 @@ plot.shot_curves(curve, chance=1 / 3).set_title("few-shot: the examples say whic
 
 # %% [markdown]
 # Read the curve. With 0 shots the model does not know what is asked and says whatever its training
-# made most likely for a lone image. One example is enough to show the task; more examples add
-# little here, because the toy task has one thing to learn from them. Which attributes does the
-# model get right once it knows the task? Their accuracy by attribute:
+# made most likely for a lone image. Does one example suffice to show the task, and do more examples
+# add anything? The toy task has one thing to learn from them. Which attributes does the model get
+# right once it knows the task? Their accuracy by attribute:
 
 # %%
 by_attribute = {a: few_shot_accuracy(model, [a]) for a in interleaved.ATTRIBUTES}
@@ -423,11 +443,10 @@ for a, c in by_attribute.items():
     print(f"{a:9s}", "  ".join(f"{k}-shot {v:.2f}" for k, v in c.items()))
 
 # %% [markdown]
-# On the development machine (2 CPU cores), at 0 shots the model named the colour whatever was
-# asked: colour episodes 0.74 right, shape 0.09, position 0.03. From one example on, every colour
-# episode was right (1.00), shape episodes 0.64–0.75 and position episodes 0.23–0.33. The examples
-# fixed the *task*; what stays wrong is the model's *seeing* after 150 training steps — shapes and
-# positions are harder to read from the toy CLIP's features than colours.
+# Compare the rows (the full-mode run prints them above). If the examples fixed the *task*, the
+# accuracy at 1 shot and more is limited by the model's *seeing* after a short training — and shapes
+# and positions are harder to read from the toy CLIP's features than colours. A model that named the
+# colour whatever was asked at 0 shots scores well on colour episodes and near zero on the others.
 #
 # ### The harder task: names defined in the prompt
 #
@@ -441,28 +460,22 @@ for a, c in by_attribute.items():
 # by its colour word.
 
 # %%
-test_by_colour = interleaved.colour_index(test_stills)
-naming = {k: [interleaved.naming_episode(test_stills, eval_rng, k, index_by_colour=test_by_colour)
+test_by_colour = interleaved.colour_index(*test_stills)
+naming = {k: [interleaved.naming_episode(*test_stills, eval_rng, k, index_by_colour=test_by_colour)
               for _ in range(N_EVAL)] for k in SHOTS}
 
 
-def as_text(doc, bank):
-    """The episode with every <image> replaced by the colour of its object."""
-    words, media = [], iter(doc.media)
-    for word in doc.text.split():
-        words.append(bank.colour(next(media)) if word == "<image>" else word)
-    return " ".join(words)
+def in_words(episode):
+    """The episode with every <image> replaced by the colour of its object: text only."""
+    colours = iter(episode.meta["colours"])
+    text = " ".join(next(colours) if word == "<image>" else word for word in episode.text.split())
+    return Sample([], text=text, answer=episode.answer)
 
 
-naming_curve, text_curve = {}, {}
-for k, items in naming.items():
-    docs, answers = [doc for doc, _ in items], [a for _, a in items]
-    with_images = interleaved.collate(tokenizer, docs, features["stills_test"], side="left")
-    in_words = pad_batch([encode_document(tokenizer, as_text(doc, test_stills)) for doc in docs],
-                         tokenizer.pad_token_id, side="left")
-    naming_curve[k] = first_token_accuracy(model, with_images, answers)
-    text_curve[k] = first_token_accuracy(at_init, in_words, answers)  # no media: the plain LM
-print(as_text(*naming[4][0][:1], test_stills), "→", naming[4][0][1])
+naming_curve = {k: first_token_accuracy(model, episodes) for k, episodes in naming.items()}
+text_curve = {k: first_token_accuracy(at_init, [in_words(e) for e in episodes])  # no media: the plain LM
+              for k, episodes in naming.items()}
+print(in_words(naming[4][0]).text, "→", naming[4][0].answer)
 print("Flamingo, names shown with images:", "  ".join(f"{k}-shot {v:.2f}" for k, v in naming_curve.items()))
 print("toy LM, the same told in words:   ", "  ".join(f"{k}-shot {v:.2f}" for k, v in text_curve.items()))
 plot.shot_curves({"toy LM, episodes in words": text_curve, "Flamingo, episodes with images": naming_curve},
@@ -475,23 +488,23 @@ plot.shot_curves({"toy LM, episodes in words": text_curve, "Flamingo, episodes w
 # al., 2022): find where the current word came before, copy what followed. (It formed only once the
 # toy LM's weights were initialised larger than usual; see `lm.build_lm`.)
 #
-# With images, the miniature Flamingo stays at chance (on the development machine 0.31–0.35 from
-# 1 to 8 shots, against 1/3) — although a fifth of its training batches were naming episodes. To
-# reuse the LM's skill, the blocks must make each `<image>` marker look, to the induction head, like
-# its colour word. Why does training not find that? Ask the frozen LM which way its loss wants the
-# query marker to move: take the naming episodes in words, put the `<image>` marker back in the
-# query's place, and compare the gradient on the marker's input with the direction of the query's
-# colour word (each colour word's embedding minus their mean).
+# With images, does the miniature Flamingo do the same? Compare its curve with chance (1/3) —
+# although a fifth of its training documents were naming episodes. To reuse the LM's skill, the
+# blocks must make each `<image>` marker look, to the induction head, like its colour word. Why would
+# training not find that? Ask the frozen LM which way its loss wants the query marker to move: take
+# the naming episodes in words, put the `<image>` marker back in the query's place, and compare the
+# gradient on the marker's input with the direction of the query's colour word (each colour word's
+# embedding minus their mean).
 
 # %%
 embeddings = lm.get_input_embeddings().weight.detach()
 colour_names = list(COLOURS)
 colour_ids = torch.tensor(tokenizer.convert_tokens_to_ids(colour_names))
 centred = embeddings[colour_ids] - embeddings[colour_ids].mean(0)
-items = naming[4]
-b = pad_batch([encode_document(tokenizer, as_text(doc, test_stills)) for doc, _ in items], tokenizer.pad_token_id, side="left")
-query_colour = torch.tensor([colour_names.index(test_stills.colour(doc.media[-1])) for doc, _ in items])
-want = torch.tensor(tokenizer.convert_tokens_to_ids([a for _, a in items]))
+episodes = naming[4]
+b = collate(at_init, [in_words(e) for e in episodes], side="left")
+query_colour = torch.tensor([colour_names.index(e.meta["colours"][-1]) for e in episodes])
+want = torch.tensor(tokenizer.convert_tokens_to_ids([e.answer for e in episodes]))
 for query in ("the colour word", "the <image> marker"):
     inputs = embeddings[b["input_ids"]].clone()
     if query != "the colour word":
@@ -506,52 +519,52 @@ for query in ("the colour word", "the <image> marker"):
           f"cos(downhill, colour word) mean {cosine.mean():+.3f}, positive in {(cosine > 0).float().mean():.0%}")
 
 # %% [markdown]
-# With the colour word in the query the LM answers; with the marker it does not, and the downhill
+# With the colour word in the query the LM answers; with the marker it does not. If the downhill
 # direction at the marker has essentially no component towards the colour word (a cosine near 0,
-# positive in fewer than half of the episodes). Nothing in the loss's local slope leads the marker
-# towards the word, so a few hundred steps of gradient descent do not find it: the induction head
-# is a sharp, text-trained circuit, and our frozen LM is tiny. This is the honest result at toy
-# scale: the
-# few-shot *task* transfers from the examples (the attribute curve), but binding *new names* to
-# images, which Flamingo-80B does, did not emerge here. Flamingo trained for hundreds of thousands
-# of steps on 43 M pages, on top of a 70 B LM whose in-context skills are far less brittle.
+# positive in about half of the episodes, as the full-mode run prints), nothing in the loss's local
+# slope leads the marker towards the word, and a few hundred steps of gradient descent do not find
+# it: the induction head is a sharp, text-trained circuit, and our frozen LM is tiny. If the Flamingo
+# curve above stays at chance, that is the honest result at toy scale: the few-shot *task* transfers
+# from the examples (the attribute curve), but binding *new names* to images, which Flamingo-80B
+# does, does not emerge here. Flamingo trained for hundreds of thousands of steps on 43 M pages, on
+# top of a 70 B LM whose in-context skills are far less brittle.
 #
-# Let us watch the model answer an attribute episode, generating with the KV cache:
+# Let us watch the model answer an attribute episode, generating with the KV cache (`model.generate`,
+# the LM's own transformers `generate`). The episode's media are features now; its pixels are in the
+# bank it was encoded from.
 
 # %%
 attribute = "shape"
-doc, answer = held_out[attribute][4][0]
-b = interleaved.collate(tokenizer, [doc], features["stills_test"], side="left")
-out = model.generate(b["input_ids"], b["attention_mask"], vision_features=b["vision_features"], max_new_tokens=3)
-print(doc.text, "→", model.decode(out[0]), f"| truth ({attribute}):", answer)
-plot.show_frames(test_stills.frames[doc.media, 0].numpy(), ncols=5);
+episode = held_out[attribute][4][0]
+b = collate(model, [episode], side="left")
+out = model.generate(b["input_ids"], b["attention_mask"], b["media"], max_new_tokens=3)
+print(episode.text, "→", model.decode(out[0]), f"| truth ({attribute}):", episode.answer)
+pixels = {id(item): raw.pixels[0].numpy() for item, raw in zip(test_stills[0], banks["stills_test"][0])}
+plot.show_frames(np.stack([pixels[id(item)] for item in episode.media]), ncols=5);
 
 # %% [markdown]
 # ## 8 · Why freeze the LM? Text-only ability
 #
 # Flamingo keeps the LM frozen so it keeps what it knows. We train the same model once more with the LM
-# **unfrozen** (same data, same steps) and compare the text-only skill the toy LM was pretrained for:
-# answering questions about a scene *description* (notebook 01), on held-out scenes, greedy answers,
-# exact match. No image is in these prompts, so a Flamingo with its LM frozen skips its blocks and
-# answers exactly as the toy LM does — by construction, not by luck.
+# **unfrozen** (same data, same steps: the stage with 'lm' added to its parts) and compare the
+# text-only skill the toy LM was pretrained for: answering questions about a scene *description*
+# (notebook 01), on held-out scenes, greedy answers, exact match (`eval.evaluate`). No image is in
+# these prompts, so a Flamingo with its LM frozen skips its blocks and answers exactly as the toy LM
+# does — by construction, not by luck.
 
 # %%
-unfrozen = build_flamingo(encoder, copy.deepcopy(lm), tokenizer, num_latents=8, depth=2)
-unfrozen.fit_standardizer(standardiser_data)
-unfrozen.set_trainable("vision_tokenizer", "cross_attention", "lm")
-history_unfrozen = train(unfrozen, training_batches(), TrainConfig(steps=CONFIG.steps, lr=CONFIG.lr,
-                                                                     desc="Flamingo (LM unfrozen)"), loss_fn=loss_and_gates)
+unfrozen = build("flamingo")
+unfrozen.fit_standardizer(standardiser_items)
+history_unfrozen = run_stage(unfrozen, dataclasses.replace(STAGE, name="flamingo · LM unfrozen",
+                                                           train=(*STAGE.train, "lm")), documents)
 
 # %%
-
-text_chats = zoo.lm_corpus(pick(50, 2), split="test", start=0)  # about 10 prompts per scene
-text_batch = pad_batch([encode_chat(tokenizer, c[:1], add_generation_prompt=True) for c in text_chats],
-                       tokenizer.pad_token_id, side="left")
+text_chats = zoo.lm_corpus(pick(50, 2), split="test", start=0)  # about 10 questions per scene
+text_qa = [Sample([], chat[:2], kind="text-only QA") for chat in text_chats]
 
 
 def text_accuracy(model):
-    out = model.generate(text_batch["input_ids"], text_batch["attention_mask"], max_new_tokens=8)
-    return accuracy([model.decode(row) for row in out], [c[1]["content"] for c in text_chats])
+    return evaluate(model, text_qa)["all"]
 
 
 curve["Flamingo (LM unfrozen)"] = few_shot_accuracy(unfrozen)
@@ -567,38 +580,36 @@ plt.title("text-only ability after multimodal training", fontsize=9);
 
 # %% [markdown]
 # With the LM frozen, its weights are untouched and text without images gives the toy LM's answers.
-# With the LM unfrozen, the same training rewrites the LM for the new documents — compare the bars.
-# On the development machine the unfrozen model was a little better at the few-shot task (4-shot
-# 0.69 against 0.63) and had lost nearly all its text QA (0.07 against 0.71): the trade Flamingo's
-# ablation measured (62.7 instead of 70.7 overall when the LM was fine-tuned).
+# With the LM unfrozen, the same training rewrites the LM for the new documents — compare the bars
+# (the full-mode run prints both). Expect the trade Flamingo's ablation measured (62.7 instead of
+# 70.7 overall when the LM was fine-tuned): the unfrozen model may gain a little on the few-shot task
+# and loses much of its text QA.
 #
 # ## 9 · Ablation: the tanh gating
 #
 # The paper ablates its design choices one at a time (Table 3, Flamingo-3B): removing the tanh gating
 # lowered the overall score from 70.7 to 66.5, and the paper notes that training was less stable
-# without it. We build the same model with plain residuals (`gated=False`: the blocks' outputs are
-# added at full strength from step 0), train it the same way, and compare the loss on held-out
-# interleaved documents (captions and questions about test stills) at initialisation and after
-# training. (A batch with no media at all never enters the blocks, as in OpenFlamingo; in a batch with
-# images, the blocks' feed-forward also runs on the text before the first image.)
+# without it. We build the same model with plain residuals (`FLAMINGO.replace(gated=False)`: the
+# blocks' outputs are added at full strength from step 0), train it the same way, and compare the loss
+# on held-out interleaved documents (captions and questions about test stills) at initialisation and
+# after training. (A batch with no media at all never enters the blocks, as in OpenFlamingo; in a batch
+# with images, the blocks' feed-forward also runs on the text before the first image.)
 
 # %%
-held_out_docs = [interleaved.caption_document(banks["stills_test"], eval_rng, 3) for _ in range(pick(128, 8))]
-held_out_batch = interleaved.collate(tokenizer, held_out_docs, features["stills_test"])
+held_out_docs = [interleaved.caption_document(*test_stills, eval_rng, 3) for _ in range(pick(128, 8))]
+held_out_batch = collate(model, held_out_docs)
 
 
 def held_out_loss(model):
-    model.eval()
     with torch.no_grad():
         return model(**held_out_batch).loss.item()
 
 
-ungated = build_flamingo(encoder, copy.deepcopy(lm), tokenizer, num_latents=8, depth=2, gated=False)
-ungated.fit_standardizer(standardiser_data)
+ungated = build(FLAMINGO.replace(gated=False))
+ungated.fit_standardizer(standardiser_items)
 ablation = {"tanh gating (Flamingo)": {"at initialisation": held_out_loss(at_init)},
             "no gating": {"at initialisation": held_out_loss(ungated)}}
-history_ungated = train(ungated, training_batches(), TrainConfig(steps=CONFIG.steps, lr=CONFIG.lr,
-                                                                  desc="Flamingo (no tanh gating)"), loss_fn=loss_and_gates)
+history_ungated = run_stage(ungated, dataclasses.replace(STAGE, name="flamingo · no tanh gating"), documents)
 ablation["tanh gating (Flamingo)"]["after training"] = held_out_loss(model)
 ablation["no gating"]["after training"] = held_out_loss(ungated)
 print("held-out loss on interleaved documents:", ablation)
@@ -611,26 +622,22 @@ b.set_title("training loss", fontsize=9);
 
 # %% [markdown]
 # With tanh(0) = 0, step 0 *is* the frozen LM reading the text without the images; without gates, the
-# untrained blocks are added at full strength to every token that follows an image. On the development
-# machine (2 CPU cores) the ungated model happened to *start* lower (8.2 vs 11.4: the LM alone finds
-# captions after an image marker odd) but *ended* worse after the same 150 steps (4.3 vs 3.8):
-# the gated model keeps the LM intact and lets the blocks in only as far as they help, the ungated one
-# must first repair what its random blocks did to every layer.
+# untrained blocks are added at full strength to every token that follows an image. Compare the two
+# bars at initialisation and after the same training (the run prints them): the ungated model may
+# even *start* lower (the LM alone finds captions after an image marker odd), but the gated model
+# keeps the LM intact and lets the blocks in only as far as they help, while the ungated one must first
+# repair what its random blocks did to every layer.
 #
 # ## 10 · Save and load
 #
 # `save_pretrained` writes the config, the tokenizer and every weight; `VLM.from_pretrained` rebuilds the
-# wrapped LM and gives identical logits.
+# wrapped LM from the config alone and gives identical logits.
 
 # %%
-import tempfile  # noqa: E402
-
-from minivlm.vlm import VLM  # noqa: E402
-
 with tempfile.TemporaryDirectory() as folder:
     model.save_pretrained(folder)
     loaded = VLM.from_pretrained(folder)
-check = interleaved.collate(tokenizer, [held_out["colour"][2][0][0]], features["stills_test"])
+check = collate(model, [held_out["colour"][2][0]])
 with torch.no_grad():
     print(type(loaded).__name__, "reloaded, identical logits:", torch.equal(model(**check).logits, loaded(**check).logits))
 
@@ -642,12 +649,12 @@ with torch.no_grad():
 # - Gated cross-attention blocks, wrapped around a frozen transformers LM, start as the identity
 #   (tanh(0) = 0: the logits equal the frozen LM's bit for bit) and open their gates as they learn.
 # - Few-shot in-context learning: trained only on interleaved documents, the miniature Flamingo
-#   picks up from the examples in its prompt *which* attribute to name, and its held-out accuracy
-#   rises well above chance from 0 to 1 shot and more (section 7).
+#   can pick up from the examples in its prompt *which* attribute to name — compare its held-out
+#   accuracy from 0 to 1 shot and more with chance (section 7).
 # - Names defined in the prompt are harder: the toy LM binds them when the examples are told in
-#   words, but the miniature Flamingo does not learn to pass its images to that skill; at the
-#   marker the LM's gradient does not point towards the colour word (section 7). At toy scale on a
-#   CPU, this part of Flamingo's headline does *not* reproduce.
+#   words, but passing its images to that skill is another matter; at the marker the LM's gradient
+#   need not point towards the colour word (section 7). At toy scale on a CPU, see whether this part
+#   of Flamingo's headline reproduces.
 # - Unfreezing the LM changes its text-only behaviour; freezing it keeps the LM's weights intact
 #   (section 8). Without the tanh gates, the model does not start as the LM (section 9).
 #
