@@ -482,11 +482,12 @@ plot.shot_curves({"toy LM, episodes in words": text_curve, "Flamingo, episodes w
                  chance=1 / 3).set_title("naming episodes: told in words or shown in images", fontsize=9);
 
 # %% [markdown]
-# In words, the toy LM *does* learn names in context: with no example it cannot know the name, with
-# one example it is right only when the query's colour is the one shown, and once every colour is
-# named it copies the right name almost every time. That is an **induction head** at work (Olsson et
-# al., 2022): find where the current word came before, copy what followed. (It formed only once the
-# toy LM's weights were initialised larger than usual; see `lm.build_lm`.)
+# Read the words curve first (the full-mode run prints it). With no example the toy LM cannot know
+# the name; with one example it can be right only when the query's colour is the one shown; once
+# every colour is named, a toy LM that learned names in context copies the right name almost every
+# time. That is an **induction head** at work (Olsson et al., 2022): find where the current word
+# came before, copy what followed. (In the toy LM it formed only once its weights were initialised
+# larger than usual; see `lm.build_lm`.)
 #
 # With images, does the miniature Flamingo do the same? Compare its curve with chance (1/3) —
 # although a fifth of its training documents were naming episodes. To reuse the LM's skill, the
@@ -581,9 +582,9 @@ plt.title("text-only ability after multimodal training", fontsize=9);
 # %% [markdown]
 # With the LM frozen, its weights are untouched and text without images gives the toy LM's answers.
 # With the LM unfrozen, the same training rewrites the LM for the new documents — compare the bars
-# (the full-mode run prints both). Expect the trade Flamingo's ablation measured (62.7 instead of
-# 70.7 overall when the LM was fine-tuned): the unfrozen model may gain a little on the few-shot task
-# and loses much of its text QA.
+# (the full-mode run prints both). Flamingo's ablation measured the trade (62.7 instead of 70.7
+# overall when the LM was fine-tuned): look for it here — a little gained on the few-shot task, much
+# of the text QA lost.
 #
 # ## 9 · Ablation: the tanh gating
 #
@@ -651,10 +652,10 @@ with torch.no_grad():
 # - Few-shot in-context learning: trained only on interleaved documents, the miniature Flamingo
 #   can pick up from the examples in its prompt *which* attribute to name — compare its held-out
 #   accuracy from 0 to 1 shot and more with chance (section 7).
-# - Names defined in the prompt are harder: the toy LM binds them when the examples are told in
+# - Names defined in the prompt are harder: the toy LM can bind them when the examples are told in
 #   words, but passing its images to that skill is another matter; at the marker the LM's gradient
-#   need not point towards the colour word (section 7). At toy scale on a CPU, see whether this part
-#   of Flamingo's headline reproduces.
+#   need not point towards the colour word (section 7). At toy scale on a CPU, the printed curves
+#   say whether this part of Flamingo's headline reproduces.
 # - Unfreezing the LM changes its text-only behaviour; freezing it keeps the LM's weights intact
 #   (section 8). Without the tanh gates, the model does not start as the LM (section 9).
 #
