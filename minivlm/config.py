@@ -50,6 +50,11 @@ class VLMConfig:
     cross-attention layers read them); cross_attn_every, xattn_heads, xattn_ff_mult, gated: the
     cross-attention family's layout; max_frames: the most frames one item may have;
     lora: LoRA adapters on the LM, or None; seed: initialisation of every new part.
+    audio: the audio bases the model hears with ('sound', 'speech'; () for none), side by side;
+    audio_weights: 'zoo' (the course's audio bases) or None (random); audio_segments /
+    audio_segment_seconds: the track is cut into that many windows of that length, centred where
+    uniform sampling takes its frames; audio_pool: one embedding per window (else its 50 Hz
+    frames); audio_reducer / audio_reducer_args / audio_connector: the audio tokenizer, as for vision.
     """
 
     name: str = "custom"
@@ -70,6 +75,15 @@ class VLMConfig:
     max_frames: int = 16
     lora: LoraSpec | None = None
     seed: int = 0
+    # The audio side (notebook 05, `minivlm.audio`); a model without audio bases takes no <audio>.
+    audio: tuple[str, ...] = ()
+    audio_weights: str | None = ZOO
+    audio_segments: int = 8
+    audio_segment_seconds: float = 1.0
+    audio_pool: bool = True
+    audio_reducer: str = "qformer"
+    audio_reducer_args: dict[str, Any] = field(default_factory=dict)
+    audio_connector: str = "linear"
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -78,6 +92,9 @@ class VLMConfig:
             raise ValueError(f"cross_attn_every must be ≥ 1, got {self.cross_attn_every}")
         if self.max_frames < 1:
             raise ValueError(f"max_frames must be ≥ 1, got {self.max_frames}")
+        object.__setattr__(self, "audio", tuple(self.audio))  # a list from JSON
+        if self.audio and self.audio_segments < 1:
+            raise ValueError(f"audio_segments must be ≥ 1, got {self.audio_segments}")
         if isinstance(self.lora, dict):  # from JSON
             object.__setattr__(self, "lora", LoraSpec(**{**self.lora, "targets": tuple(self.lora["targets"])}))
 

@@ -10,13 +10,14 @@ collects them in `PRESETS` (name → `VLMConfig`).
 
 from __future__ import annotations
 
-from . import flamingo, lita, llava, video_chat
+from . import flamingo, lita, llava, video_chat, video_llama
+from .audio import build_audio_encoder
 from .config import ZOO, VLMConfig
 from .lm import load_lm
 from .vision import TOY_CLIP, VisionEncoder, create_clip
 from .vlm import FAMILIES, VLM
 
-PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS, **lita.PRESETS}
+PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS, **lita.PRESETS, **video_llama.PRESETS}
 
 
 def preset(name: str) -> VLMConfig:
@@ -45,4 +46,5 @@ def build(name_or_config: str | VLMConfig, **changes) -> VLM:
         clip = create_clip(config.vision, pretrained=config.vision_weights)
     encoder = VisionEncoder(clip, config.feature_layer, config.keep_cls, model_name=config.vision)
     lm, tokenizer = zoo.toy_lm() if config.lm == ZOO else load_lm(config.lm)
-    return FAMILIES[config.fusion](config, encoder, lm, tokenizer)
+    audio = build_audio_encoder(config) if config.audio else None  # the audio bases (notebook 05)
+    return FAMILIES[config.fusion](config, encoder, lm, tokenizer, audio_encoder=audio)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .qformer import QFormer
 from .resampler import PerceiverResampler
 
 
@@ -148,6 +149,7 @@ REDUCERS = {
     "spatio_temporal": lambda dim, **args: SpatioTemporalPool(**args),  # Video-ChatGPT (notebook 04)
     "valley": ValleyTemporal,  # Valley's temporal module (notebook 04)
     "perceiver": PerceiverResampler,  # Flamingo (notebook 02)
+    "qformer": QFormer,  # Video-LLaMA's video and audio Q-Formers (notebook 05)
     "slowfast": lambda dim, **args: SlowFastTokens(**args),  # LITA (notebook 07)
 }
 
@@ -156,6 +158,6 @@ def build_reducer(name: str, dim: int, max_frames: int = 16, **args) -> nn.Modul
     """A reducer by name (see REDUCERS) for features of width `dim`."""
     if name not in REDUCERS:
         raise ValueError(f"unknown reducer {name!r}; use one of {sorted(REDUCERS)}")
-    if name in ("valley", "perceiver"):
+    if name in ("valley", "perceiver", "qformer"):
         args = {"max_frames": max_frames, **args}
     return REDUCERS[name](dim, **args)

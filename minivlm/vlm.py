@@ -31,6 +31,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 from transformers.generation.streamers import BaseStreamer
 
+from .audio import AudioEncoder, build_audio_encoder
 from .chat import Message
 from .config import VLMConfig
 from .connectors import build_connector
@@ -120,7 +121,8 @@ class VLM(nn.Module):
 
     fusion = ""
 
-    def __init__(self, config: VLMConfig, vision_encoder: VisionEncoder, lm: nn.Module, tokenizer):
+    def __init__(self, config: VLMConfig, vision_encoder: VisionEncoder, lm: nn.Module, tokenizer,
+                 audio_encoder: AudioEncoder | None = None):
         super().__init__()
         if config.fusion != self.fusion:
             raise ValueError(f"a {config.fusion} config builds a {FAMILIES[config.fusion].__name__}, "
@@ -138,6 +140,16 @@ class VLM(nn.Module):
         if config.lora is not None:
             with seeded(config.seed + 1):
                 add_lora(self.lm, config.lora)
+        if bool(config.audio) != (audio_encoder is not None):
+            raise ValueError(f"config.audio is {config.audio} but an audio encoder was {'not ' * bool(config.audio)}"
+                             "given; build the model with minivlm.build(config)")
+        self.audio_encoder = copy.deepcopy(audio_encoder)
+        if audio_encoder is not None:  # the audio side (notebook 05): its own tokenizer, like vision's
+            adim = audio_encoder.width
+            with seeded(config.seed + 3):
+                reducer = build_reducer(config.audio_reducer, adim, config.audio_segments, **config.audio_reducer_args)
+                connector = build_connector(config.audio_connector, adim, self.lm.config.hidden_size)
+                self.audio_tokenizer = VisionTokenizer(adim, connector, reducer, config.standardize)
         self.media_token_ids = tokenizer.convert_tokens_to_ids(list(MEDIA_TOKENS))
         self.eos_token_id = tokenizer.convert_tokens_to_ids(EOS)
         self.requires_grad_(False)  # nothing trains until a stage names it (minivlm.stages)
@@ -160,9 +172,15 @@ class VLM(nn.Module):
                              "or build the model with a larger max_frames")
         return self.vision_encoder, self.vision_tokenizer
 
+    def _media_parts(self, item: Media) -> tuple[nn.Module, VisionTokenizer]:
+        """The encoder and tokenizer of the item's modality (ModalityError if the model has none)."""
+        if item.modality == "audio" and self.audio_encoder is not None:
+            return self.audio_encoder, self.audio_tokenizer
+        return self._vision_parts(item)
+
     def num_tokens(self, item: Media) -> int:
         """How many tokens one media item becomes (its frame count decides, per item)."""
-        encoder, tokenizer = self._vision_parts(item)
+        encoder, tokenizer = self._media_parts(item)
         return tokenizer.num_tokens(item.num_frames, encoder.num_patches)
 
     def placeholder_length(self, item: Media) -> int:
@@ -174,9 +192,12 @@ class VLM(nn.Module):
         Runs without gradients when the encoder is frozen; items of one shape share a batch."""
         out: list[torch.Tensor | None] = [item.features for item in items]
         raw = [i for i, item in enumerate(items) if item.features is None]
-        for group in _groups(raw, lambda i: (items[i].modality, tuple(items[i].pixels.shape))):
-            encoder, _ = self._vision_parts(items[group[0]])
-            pixels = encoder.preprocess(torch.stack([items[i].pixels for i in group]))  # (G, T, 3, S, S)
+        for group in _groups(raw, lambda i: _raw_shape(items[i])):
+            encoder, _ = self._media_parts(items[group[0]])
+            if items[group[0]].modality == "audio":
+                pixels = encoder.preprocess([items[i] for i in group])  # (G, segments, n_mels, frames)
+            else:
+                pixels = encoder.preprocess(torch.stack([items[i].pixels for i in group]))  # (G, T, 3, S, S)
             needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())
             with torch.set_grad_enabled(needs_grad):
                 tokens = encoder(pixels.flatten(0, 1).to(self.device))  # (G·T, P, D)
@@ -199,7 +220,7 @@ class VLM(nn.Module):
         feats = self.encode_features(items)
         out: list[torch.Tensor | None] = [None] * len(items)
         for group in _groups(range(len(items)), lambda i: (items[i].modality, tuple(feats[i].shape))):
-            _, tokenizer = self._vision_parts(items[group[0]])
+            _, tokenizer = self._media_parts(items[group[0]])
             tokens = tokenizer(torch.stack([feats[i] for i in group]).to(self.device))  # (G, N, D)
             for k, i in enumerate(group):
                 out[i] = tokens[k]
@@ -217,6 +238,10 @@ class VLM(nn.Module):
             raise ValueError("no image or video items to fit the standardizer on")
         feats = self.encode_features(visual)
         standardizer.fit(torch.cat([f.reshape(-1, f.shape[-1]) for f in feats]).to(self.device))
+        heard = [item for item in items if item.modality == "audio"]
+        if heard and self.audio_encoder is not None:  # the audio tokenizer's statistics, from its own items
+            feats = self.encode_features(heard)
+            self.audio_tokenizer.standardizer.fit(torch.cat([f.reshape(-1, f.shape[-1]) for f in feats]).to(self.device))
 
     # ---- the LM's life ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -325,6 +350,9 @@ class VLM(nn.Module):
                "lm": [p for p in self.lm.parameters() if id(p) not in lora_ids]}
         if self.config.lora is not None:
             out["lora"] = lora
+        if self.audio_encoder is not None:
+            out["audio_encoder"] = list(self.audio_encoder.parameters())
+            out["audio_tokenizer"] = list(self.audio_tokenizer.parameters())
         return out
 
     def part_parameters(self, name: str) -> list[nn.Parameter]:
@@ -385,10 +413,18 @@ class VLM(nn.Module):
                                 model_name=config.vision)
         tokenizer = AutoTokenizer.from_pretrained(path / "lm")
         lm = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path / "lm"))  # weights come below
-        model = family(config, encoder, lm, tokenizer)
+        audio = build_audio_encoder(config, pretrained=False) if config.audio else None
+        model = family(config, encoder, lm, tokenizer, audio_encoder=audio)
         load_model(model, str(path / "model.safetensors"))
         model.eval()
         return model.to(device) if device is not None else model
+
+
+def _raw_shape(item: Media) -> tuple:
+    """What items must share to be encoded in one batch: modality and raw shape (and audio rate)."""
+    if item.modality == "audio":
+        return ("audio", len(item.waveform), item.sample_rate)
+    return (item.modality, tuple(item.pixels.shape))
 
 
 def _groups(indices, key) -> list[list[int]]:
@@ -454,8 +490,9 @@ class CrossAttentionVLM(VLM):
 
     fusion = "cross_attention"
 
-    def __init__(self, config: VLMConfig, vision_encoder: VisionEncoder, lm: nn.Module, tokenizer):
-        super().__init__(config, vision_encoder, lm, tokenizer)
+    def __init__(self, config: VLMConfig, vision_encoder: VisionEncoder, lm: nn.Module, tokenizer,
+                 audio_encoder: AudioEncoder | None = None):
+        super().__init__(config, vision_encoder, lm, tokenizer, audio_encoder)
         layers = decoder_layers(self.lm)
         if any(isinstance(layer, CrossAttentionLayer) for layer in layers):
             raise ValueError("this LM already has cross-attention layers; give the model a plain LM")
@@ -471,7 +508,7 @@ class CrossAttentionVLM(VLM):
         self.requires_grad_(False)
 
     def placeholder_length(self, item: Media) -> int:
-        self._vision_parts(item)  # the same checks as a language-stream model
+        self._media_parts(item)  # the same checks as a language-stream model
         return 1
 
     def parts(self) -> dict[str, list[nn.Parameter]]:

@@ -7,7 +7,7 @@ import minivlm
 from minivlm import PRESETS, build
 from minivlm.chat import IGNORE_INDEX
 from minivlm.config import LoraSpec, VLMConfig
-from minivlm.data import render, render_still, sample_scene, uniform_times
+from minivlm.data import render, render_soundtrack, render_still, sample_scene, uniform_times
 from minivlm.media import Media, MediaMismatchError
 from minivlm.samples import Sample, collate
 from minivlm.stages import Stage, run_stage
@@ -17,6 +17,10 @@ SCENE = sample_scene("train", 3)
 IMAGE = Media.image(render_still(SCENE, 1.0))
 CLIP4 = Media.video(render(SCENE, uniform_times(SCENE, 4)))
 CLIP2 = Media.video(render(sample_scene("train", 4), uniform_times(SCENE, 2)))
+# Audio (notebook 05): a track of its own, one at another length, and a clip that carries its soundtrack.
+AUDIO = Media.audio(render_soundtrack(SCENE), 16_000)
+AUDIO1 = Media.audio(render_soundtrack(SCENE)[:16_000], 16_000)
+CLIP4_SOUND = Media.video(CLIP4.pixels, waveform=AUDIO.waveform, sample_rate=16_000, duration=SCENE.duration)
 
 
 def qa(media, question, answer):
@@ -30,13 +34,21 @@ BATCHES = {
     "mixed": [qa([CLIP4, IMAGE], "what changed ?", "none"), qa([CLIP2], "how many ?", "three"),
               qa([IMAGE], "what shape is it ?", "square")],
 }
+AUDIO_BATCHES = {
+    "audio": [qa([AUDIO, CLIP4], "what does the voice say first ?", "red"), qa([AUDIO1], "what noise ?", "a hum")],
+    "audio-mixed": [qa([AUDIO, CLIP4_SOUND, IMAGE], "what changed ?", "none"), qa([CLIP2], "how many ?", "three")],
+}
+
+
+def hears(model) -> bool:
+    return bool(model.config.audio)
 
 
 @pytest.fixture(scope="module", params=sorted(PRESETS))
 def model(request):
     torch.manual_seed(0)
     m = build(request.param)
-    m.fit_standardizer([IMAGE, CLIP4, CLIP2])
+    m.fit_standardizer([IMAGE, CLIP4, CLIP2, *([AUDIO, AUDIO1] if hears(m) else [])])
     return m
 
 
@@ -47,12 +59,30 @@ def test_forward_takes_images_videos_and_mixed_batches(model, kind):
     assert out.logits.shape[:2] == batch["input_ids"].shape and torch.isfinite(out.loss)
 
 
+@pytest.mark.parametrize("kind", sorted(AUDIO_BATCHES))
+def test_a_model_that_hears_takes_audio_beside_images_and_videos(model, kind):
+    if not hears(model):
+        pytest.skip("this preset has no audio encoder (see the ModalityError test)")
+    batch = collate(model, AUDIO_BATCHES[kind])
+    out = model(**batch)
+    assert out.logits.shape[:2] == batch["input_ids"].shape and torch.isfinite(out.loss)
+    slots = torch.isin(batch["input_ids"], torch.tensor(model.media_token_ids)).sum(1).tolist()
+    assert slots == [sum(model.placeholder_length(m) for m in s.media) for s in AUDIO_BATCHES[kind]]
+
+
+def test_a_video_carrying_its_soundtrack_is_seen_as_the_same_video(model):
+    with torch.no_grad():
+        plain = model(**collate(model, [qa([CLIP4], "what ?", "x")])).logits
+        sound = model(**collate(model, [qa([CLIP4_SOUND], "what ?", "x")])).logits
+    assert torch.equal(plain, sound)
+
+
 def test_each_placeholder_expands_to_its_own_items_token_count(model):
     batch = collate(model, BATCHES["mixed"])
     slots = torch.isin(batch["input_ids"], torch.tensor(model.media_token_ids)).sum(1).tolist()
     want = [sum(model.placeholder_length(m) for m in s.media) for s in BATCHES["mixed"]]
     assert slots == want
-    if model.config.fusion == "language_stream" and model.config.reducer != "perceiver":
+    if model.config.fusion == "language_stream" and model.config.reducer not in ("perceiver", "qformer"):
         assert model.num_tokens(CLIP4) != model.num_tokens(CLIP2)  # per item, not per batch
 
 
@@ -106,6 +136,12 @@ def test_a_stage_trains_only_the_parts_it_names(model):
     changed = {k for k, v in m.state_dict().items() if not torch.equal(before[k], v)}
     assert changed and all(k.startswith(parts) for k in changed)
     assert any(k.startswith("vision_tokenizer.") for k in changed)
+    if hears(m):  # the audio tokenizer learns from audio batches, alone
+        before = {k: v.clone() for k, v in m.state_dict().items()}
+        run_stage(m, Stage("a", train=("audio_tokenizer",), data="x", steps=2, lr=1e-2, batch_size=2),
+                  AUDIO_BATCHES["audio"], progress=False)
+        changed = {k for k, v in m.state_dict().items() if not torch.equal(before[k], v)}
+        assert changed and all(k.startswith("audio_tokenizer.") for k in changed)
 
 
 def test_lora_adapters_train_then_merge_into_the_same_function(model):
@@ -126,7 +162,7 @@ def test_lora_adapters_train_then_merge_into_the_same_function(model):
 
 
 def test_save_then_load_gives_bit_identical_logits(model, tmp_path):
-    batch = collate(model, BATCHES["mixed"])
+    batch = collate(model, AUDIO_BATCHES["audio-mixed"] if hears(model) else BATCHES["mixed"])
     model.save_pretrained(tmp_path / "m")
     loaded = VLM.from_pretrained(tmp_path / "m")
     assert type(loaded) is type(model) and loaded.config == model.config
@@ -158,6 +194,8 @@ def test_placeholders_that_do_not_match_the_media_are_a_clear_error(model):
 
 
 def test_audio_to_a_model_without_an_audio_encoder_is_a_clear_error(model):
+    if hears(model):
+        pytest.skip("this preset takes audio")
     audio = Media.audio(torch.zeros(16000), 16000)
     with pytest.raises(ModalityError, match="no audio encoder"):
         collate(model, [qa([audio], "what do you hear ?", "a click")])
