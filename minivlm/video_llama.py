@@ -23,12 +23,19 @@ ImageBind's shared space; ours learns from toy-world audio.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
 
 from .config import VLMConfig
 from .data import (AUDIO_QA_KINDS, WorldConfig, av_sample, caption, clip_with_sound, make_av_qa,
                    sample_scene, soundtrack)
 from .data.text import QA
+from .audio import segment_starts
+from .checks import compare
+from .media import Media
+from .qformer import cross_attention
 from .samples import Sample, precompute
 from .stages import Stage
 
@@ -60,16 +67,34 @@ def sound_caption(scene) -> str:
     return f"the voice says {words} . {noises}"
 
 
+CAPTION_PROMPT = "describe the video in one sentence ."
+
+
+def caption_sample(clip: Media, scene, audio: bool = True) -> Sample:
+    """Stage-1 data: '<audio> <video> describe the video …' → the clip's caption followed by its
+    `sound_caption` (audio=False: '<video> …' → the caption alone)."""
+    answer = f"{caption(scene)} {sound_caption(scene)}" if audio else caption(scene)
+    return av_sample(clip, QA("caption", CAPTION_PROMPT, answer), scene, audio)
+
+
 def caption_samples(split: str, n: int, num_frames: int = 8, start: int = 0, audio: bool = True,
                     config: WorldConfig | None = None) -> list[Sample]:
-    """Stage-1 data: n clips with sound, each '<audio> <video> describe the video …' → the clip's
-    caption followed by its `sound_caption` (audio=False: '<video> …' → the caption alone)."""
+    """n stage-1 samples (`caption_sample`) of clips with sound, scenes start … start + n − 1."""
+    scenes = [sample_scene(split, k, config) for k in range(start, start + n)]
+    return [caption_sample(clip_with_sound(scene, num_frames), scene, audio) for scene in scenes]
+
+
+def captions_for(samples: Sequence[Sample], audio: bool = True) -> list[Sample]:
+    """Stage-1 samples (`caption_sample`) for the clips of these '<audio> <video> …' samples,
+    sharing their (precomputed) media: one caption per clip (audio=False: '<video> …' → the
+    caption alone)."""
     out = []
-    for k in range(start, start + n):
-        scene = sample_scene(split, k, config)
-        answer = f"{caption(scene)} {sound_caption(scene)}" if audio else caption(scene)
-        qa = QA("caption", "describe the video in one sentence .", answer)
-        out.append(av_sample(clip_with_sound(scene, num_frames), qa, scene, audio))
+    for s in samples:
+        answer = f"{caption(s.scene)} {sound_caption(s.scene)}" if audio else caption(s.scene)
+        media = s.media if audio else [m for m in s.media if m.modality != "audio"]
+        prompt = " ".join(m.placeholder for m in media) + f" {CAPTION_PROMPT}"
+        out.append(Sample(media, [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+                          kind="caption", scene=s.scene))
     return out
 
 
@@ -85,17 +110,13 @@ def without_audio(samples: Sequence[Sample]) -> list[Sample]:
 
 
 def av_data(model, split: str, n: int, kinds: tuple[str, ...] = (*AV_KINDS, *VIDEO_KINDS), num_frames: int = 8,
-            start: int = 0, captions: bool = False, chunk: int = 128) -> list[Sample]:
-    """n '<audio> <video> …' samples (questions of `kinds`, or stage-1 captions), carried by the
-    model's frozen encoders' features: rendered and encoded `chunk` clips at a time, so the raw
-    frames and waveforms of all of them are never in memory at once."""
+            start: int = 0, chunk: int = 128) -> list[Sample]:
+    """n '<audio> <video> question' samples (kinds drawn from `kinds`, `data.make_av_qa`), carried
+    by the model's frozen encoders' features: rendered and encoded `chunk` clips at a time, so the
+    raw frames and waveforms of all of them are never in memory at once."""
     out: list[Sample] = []
     for first in range(0, n, chunk):
-        size = min(chunk, n - first)
-        if captions:
-            raw = caption_samples(split, size, num_frames, start=start + first)
-        else:
-            raw = make_av_qa(split, size, num_frames, kinds, start=start + 50 * first)
+        raw = make_av_qa(split, min(chunk, n - first), num_frames, kinds, start=start + 50 * first)
         out += precompute(model, raw)
     return out
 
@@ -107,5 +128,24 @@ def chance(samples: Sequence[Sample]) -> dict[str, float]:
     return chance_by_kind([s.answer for s in samples], [s.kind for s in samples])
 
 
-__all__ = ["VIDEO_LLAMA", "PRESETS", "PRETRAIN", "INSTRUCT", "RECIPE", "AV_KINDS", "VIDEO_KINDS", "sound_caption",
-           "caption_samples", "without_audio", "av_data", "chance"]
+def check_segments(fn: Callable[[int, int, int], np.ndarray]) -> bool:
+    """Exercise 1: fn(num_samples, segments, window) → the start sample of each window (segments,),
+    each window centred on the middle of its segment, must equal `audio.segment_starts`."""
+    cases = [(64_000, 8, 16_000), (64_000, 8, 8_000), (48_000, 4, 16_000), (16_000, 8, 16_000), (100, 3, 10)]
+    return compare("audio segments centred where the frames are taken", lambda *a: np.asarray(fn(*a)),
+                   segment_starts, cases)
+
+
+def check_cross_attention(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> bool:
+    """Exercise 2: fn(queries (B, Q, D), inputs (B, S, 2D) = [keys ; values], heads) → (B, Q, D),
+    must equal `qformer.cross_attention` (multi-head, scaled dot product)."""
+    g = torch.Generator().manual_seed(5)
+    cases = [(torch.randn(2, 4, 8, generator=g), torch.randn(2, 6, 16, generator=g), 2),
+             (torch.randn(1, 3, 12, generator=g), torch.randn(1, 10, 24, generator=g), 3),
+             (torch.randn(3, 2, 4, generator=g), torch.randn(3, 5, 8, generator=g), 1)]
+    return compare("Q-Former cross-attention", fn, cross_attention, cases)
+
+
+__all__ = ["VIDEO_LLAMA", "PRESETS", "PRETRAIN", "INSTRUCT", "RECIPE", "AV_KINDS", "VIDEO_KINDS", "CAPTION_PROMPT",
+           "sound_caption", "caption_sample", "caption_samples", "captions_for", "without_audio", "av_data", "chance",
+           "check_segments", "check_cross_attention"]
