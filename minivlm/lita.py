@@ -13,7 +13,7 @@ scored by mIoU and Precision@0.5 (`minivlm.eval.localization_scores`).
     train = precompute(model, make_rtl("train", 800))
     model.fit_standardizer(all_media(train))
     run_stage(model, RTL_STAGE, train)
-    scores = evaluate_rtl(model, test)                      # {'miou', 'p@0.5', 'videos'}
+    scores = evaluate_rtl(model, test)          # {'miou', 'p@0.5', 'videos', 'explained', 'readable'}
 
 The layouts of the paper's ablation are one changed field: `build("lita", reducer_args=LAYOUTS["slow"])`.
 """
@@ -51,10 +51,9 @@ RTL_STAGE = Stage("rtl", train=("vision_tokenizer", "lm"), data="rtl", steps=300
 
 
 def localize(model, samples: Sequence[Sample], time_format: str = "tokens", num_tokens: int = NUM_FRAMES,
-             batch_size: int = 64, max_new_tokens: int = 6) -> tuple[list[str], list[tuple[float, float] | None]]:
-    """The model's greedy answers to RTL samples and the spans (s) read from them (None where an
-    answer gives no readable span). Only the span is generated (`max_new_tokens` covers
-    'from A to B'); the chat in notebook 07 generates the explanation too."""
+             batch_size: int = 64, max_new_tokens: int = 16) -> tuple[list[str], list[tuple[float, float] | None]]:
+    """The model's greedy answers to RTL samples ('from A to B . explanation .') and the spans (s)
+    read from them (None where an answer gives no readable span)."""
     prompts = [s.prompt().messages[-1]["content"] for s in samples]
     answers = model.answer([list(s.media) for s in samples], prompts, batch_size=batch_size,
                            max_new_tokens=max_new_tokens)
@@ -62,23 +61,45 @@ def localize(model, samples: Sequence[Sample], time_format: str = "tokens", num_
     return answers, spans
 
 
+def explanation(answer: str) -> str:
+    """The explanation part of an RTL answer ('from A to B . the red circle stops .' → 'the red circle stops .')."""
+    return answer.split(" . ", 1)[1].strip() if " . " in answer else ""
+
+
+def rtl_scores(samples: Sequence[Sample], answers: Sequence[str], spans: Sequence[tuple[float, float] | None]
+               ) -> dict[str, float]:
+    """mIoU and Precision@0.5 of the spans, averaged per video (LITA's protocol); 'explained': the
+    fraction of answers whose explanation names the right event (the reasoning step); 'readable':
+    the fraction with a span that could be read."""
+    scores = localization_scores(spans, [s.meta["span"] for s in samples], [s.meta["video"] for s in samples])
+    explained = sum(explanation(a) == explanation(s.answer) for a, s in zip(answers, samples)) / len(samples)
+    return {**scores, "explained": explained, "readable": sum(p is not None for p in spans) / len(spans)}
+
+
 def evaluate_rtl(model, samples: Sequence[Sample], time_format: str = "tokens",
                  num_tokens: int = NUM_FRAMES) -> dict[str, float]:
-    """mIoU and Precision@0.5 of the model's spans, averaged per video (LITA's protocol), plus
-    'readable': the fraction of answers with a span that could be read."""
-    _, spans = localize(model, samples, time_format, num_tokens)
-    scores = localization_scores(spans, [s.meta["span"] for s in samples], [s.meta["video"] for s in samples])
-    return {**scores, "readable": sum(p is not None for p in spans) / len(spans)}
+    """The model's RTL scores on samples (see `rtl_scores`)."""
+    answers, spans = localize(model, samples, time_format, num_tokens)
+    return rtl_scores(samples, answers, spans)
 
 
 def prior_spans(train: Sequence[Sample], samples: Sequence[Sample]) -> list[tuple[float, float]]:
-    """The floor without any time information: the training set's average *relative* span
-    (start and end as fractions of the clip), the same for every clip, scaled to each clip."""
-    if not train:
+    """The floor without any look at the video: for each kind of question (visible, moving, still,
+    colour), the training set's average *relative* span (start and end as fractions of the clip),
+    scaled to each clip."""
+    groups: dict[str, list[tuple[float, float]]] = {}
+    for s in train:
+        (a, b), length = s.meta["span"], s.meta["duration"]
+        groups.setdefault(s.meta["asked"], []).append((a / length, b / length))
+    if not groups:
         raise ValueError("no training samples to average spans over")
-    start = sum(s.meta["span"][0] / s.meta["duration"] for s in train) / len(train)
-    end = sum(s.meta["span"][1] / s.meta["duration"] for s in train) / len(train)
-    return [(start * s.meta["duration"], end * s.meta["duration"]) for s in samples]
+    every = [span for spans in groups.values() for span in spans]
+    out = []
+    for s in samples:
+        spans = groups.get(s.meta["asked"], every)
+        start, end = (sum(x) / len(spans) for x in zip(*spans))
+        out.append((start * s.meta["duration"], end * s.meta["duration"]))
+    return out
 
 
 # ---- the exercise checks of notebook 07 ------------------------------------------------------
@@ -110,4 +131,4 @@ def check_iou(learner: Callable[[tuple[float, float], tuple[float, float]], floa
 
 
 __all__ = ["LAYOUTS", "LITA", "PRESETS", "RTL_STAGE", "check_iou", "check_slowfast", "check_time_tokens",
-           "evaluate_rtl", "localize", "prior_spans"]
+           "evaluate_rtl", "explanation", "localize", "prior_spans", "rtl_scores"]

@@ -132,7 +132,7 @@ def test_the_lita_preset_trains_and_localizes():
     batch = collate(model, train)
     assert torch.isfinite(model(**batch).loss)
     scores = evaluate_rtl(model, train[:4])
-    assert set(scores) == {"miou", "p@0.5", "videos", "readable"} and 0 <= scores["miou"] <= 1
+    assert set(scores) == {"miou", "p@0.5", "videos", "explained", "readable"} and 0 <= scores["miou"] <= 1
     prior = prior_spans(train, train)
     assert all(0 <= a <= b <= s.meta["duration"] for (a, b), s in zip(prior, train))
     for layout, n in (("slow", 32), ("fast", 16)):
