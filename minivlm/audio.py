@@ -226,14 +226,18 @@ def spec_augment(mel: torch.Tensor, g: torch.Generator, max_time: int = 12, max_
     return torch.where(mask, low.expand_as(out), out)
 
 
-def base_batches(base: str, recipe: dict):
-    """Endless training batches (log-mel, labels) of a base's recipe: a pool of recipe['windows']
-    windows, sampled with replacement and SpecAugment-ed."""
+def base_batch_at(base: str, recipe: dict):
+    """batch_at(step) → the recipe's training batch at `step`: (log-mel (B, N_MELS, 100), labels),
+    drawn from a pool of recipe['windows'] windows (computed once, here) and SpecAugment-ed.
+    Deterministic in (recipe seed, step), so a resumed run sees the same batches."""
     mel, labels = window_set(base, recipe["windows"], recipe["seed"])
-    g = torch.Generator().manual_seed(recipe["seed"])
-    while True:
+
+    def batch_at(step: int):
+        g = torch.Generator().manual_seed(recipe["seed"] * 1_000_003 + step)
         idx = torch.randint(0, len(mel), (recipe["batch_size"],), generator=g)
-        yield spec_augment(mel[idx], g), labels[idx]
+        return spec_augment(mel[idx], g), labels[idx]
+
+    return batch_at
 
 
 @torch.no_grad()
@@ -324,7 +328,7 @@ def train_base(recipe: dict, progress: bool = False) -> AudioNet:
 
     base = recipe["base"]
     model = new_base(base, recipe)
-    train(model, base_batches(base, recipe),
+    train(model, map(base_batch_at(base, recipe), range(recipe["steps"])),
           TrainConfig(steps=recipe["steps"], lr=recipe["lr"], weight_decay=recipe["weight_decay"],
                       seed=recipe["seed"], desc=f"audio base: {base}", progress=progress),
           loss_fn=lambda m, batch: base_loss(base, m.logits(batch[0]), batch[1]))
