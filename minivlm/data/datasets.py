@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from .render import SAMPLE_RATE, render, render_audio, render_still, uniform_times
