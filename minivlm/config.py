@@ -44,7 +44,8 @@ class VLMConfig:
     CLIP; an open_clip tag such as 'openai'; a checkpoint file; None: random);
     feature_layer / keep_cls: which encoder layer's tokens the model reads, with the CLS token or not;
     reducer / reducer_args: how frame tokens (T, P, D) become fewer tokens (`minivlm.reducers.REDUCERS`);
-    connector: 'linear' or 'mlp', to the LM's width; standardize: per-channel feature statistics;
+    connector: 'linear' or 'mlp', to the LM's width; reduce_after_connector: reduce the connector's
+    output instead of its input (PLLaVA pools after its projector); standardize: per-channel feature statistics;
     lm: 'zoo' (the toy LM) or a transformers model id / folder;
     fusion: 'language_stream' (tokens spliced into the LM's input) or 'cross_attention' (gated
     cross-attention layers read them); cross_attn_every, xattn_heads, xattn_ff_mult, gated: the
@@ -65,6 +66,7 @@ class VLMConfig:
     reducer: str = "concat"
     reducer_args: dict[str, Any] = field(default_factory=dict)
     connector: str = "mlp"
+    reduce_after_connector: bool = False
     standardize: bool = True
     lm: str = ZOO
     fusion: str = "language_stream"

@@ -10,14 +10,14 @@ collects them in `PRESETS` (name → `VLMConfig`).
 
 from __future__ import annotations
 
-from . import flamingo, lita, llava, video_chat, video_llama
+from . import flamingo, lita, llava, pllava, video_chat, video_llama
 from .audio import build_audio_encoder
 from .config import ZOO, VLMConfig
 from .lm import load_lm
 from .vision import TOY_CLIP, VisionEncoder, create_clip
 from .vlm import FAMILIES, VLM
 
-PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS, **lita.PRESETS, **video_llama.PRESETS}
+PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS, **lita.PRESETS, **pllava.PRESETS, **video_llama.PRESETS}
 
 
 def preset(name: str) -> VLMConfig:

@@ -144,12 +144,61 @@ class SlowFastTokens(nn.Module):
         return (num_frames if self.fast else 0) + slow
 
 
+class AdaptivePool(nn.Module):
+    """PLLaVA's pooling (Xu et al., 2024): adaptive average pooling of a clip's frame tokens to a
+    target grid of time × height × width. Built in notebook 08.
+
+    The frames' patch tokens (B, T, P, D), P = H × W on a square grid, are viewed as a
+    (D, T, H, W) volume and averaged into (time, height, width) cells — a cell may span several
+    frames (pooling over time) or several neighbouring patches (pooling over space). PLLaVA keeps
+    every frame and halves each side of the grid (16 × 24 × 24 → 16 × 12 × 12): pooling over
+    space costs little, pooling over time always hurt. `time=None` keeps every frame; a target
+    larger than the input keeps the input's size. N = t' · h' · w' tokens, in (time, row, column)
+    order. Parameter-free.
+    """
+
+    def __init__(self, time: int | None = None, height: int = 2, width: int = 2):
+        super().__init__()
+        if (time is not None and time < 1) or height < 1 or width < 1:
+            raise ValueError(f"the target shape must be ≥ 1 on every axis, got time={time}, height={height}, width={width}")
+        self.time, self.height, self.width = time, height, width
+
+    @staticmethod
+    def grid_side(num_patches: int) -> int:
+        """The side of a square patch grid of num_patches tokens."""
+        side = int(round(num_patches ** 0.5))
+        if side * side != num_patches:
+            raise ValueError(f"adaptive pooling needs a square patch grid, but frames have {num_patches} tokens; "
+                             "build the encoder with keep_cls=False")
+        return side
+
+    def target(self, num_frames: int, num_patches: int) -> tuple[int, int, int]:
+        """The output grid (t', h', w') for T frames of P patches (never larger than the input)."""
+        side = self.grid_side(num_patches)
+        time = num_frames if self.time is None else min(self.time, num_frames)
+        return time, min(self.height, side), min(self.width, side)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, P, D) → (B, t'·h'·w', D): each output token the mean of one cell of the (T, H, W) grid"""
+        _check_frames(x)
+        b, t, p, d = x.shape
+        side = self.grid_side(p)
+        volume = x.reshape(b, t, side, side, d).permute(0, 4, 1, 2, 3)  # (B, D, T, H, W)
+        pooled = nn.functional.adaptive_avg_pool3d(volume, self.target(t, p))  # (B, D, t', h', w')
+        return pooled.flatten(2).transpose(1, 2)  # (B, t'·h'·w', D)
+
+    def num_tokens(self, num_frames: int, num_patches: int) -> int:
+        time, height, width = self.target(num_frames, num_patches)
+        return time * height * width
+
+
 REDUCERS = {
     "concat": lambda dim, **args: ConcatFrames(**args),  # LLaVA: every token
     "spatio_temporal": lambda dim, **args: SpatioTemporalPool(**args),  # Video-ChatGPT (notebook 04)
     "valley": ValleyTemporal,  # Valley's temporal module (notebook 04)
     "perceiver": PerceiverResampler,  # Flamingo (notebook 02)
     "qformer": QFormer,  # Video-LLaMA's video and audio Q-Formers (notebook 05)
+    "adaptive_pool": lambda dim, **args: AdaptivePool(**args),  # PLLaVA (notebook 08)
     "slowfast": lambda dim, **args: SlowFastTokens(**args),  # LITA (notebook 07)
 }
 

@@ -78,19 +78,25 @@ class VisionTokenizer(nn.Module):
     """Vision features → tokens for the LM: standardise, reduce, connect.
 
     forward: features (B, T, P, D_vision) → tokens (B, N, D_lm), N = num_tokens(T, P).
+    reduce_after: connect every frame token first, then reduce (PLLaVA pools after its projector).
     """
 
-    def __init__(self, vision_dim: int, connector: nn.Module, reducer: nn.Module, standardize: bool = True):
+    def __init__(self, vision_dim: int, connector: nn.Module, reducer: nn.Module, standardize: bool = True,
+                 reduce_after: bool = False):
         super().__init__()
         self.standardizer = FeatureStandardizer(vision_dim) if standardize else nn.Identity()
         self.reducer = reducer
         self.connector = connector
+        self.reduce_after = reduce_after
 
     def num_tokens(self, num_frames: int, num_patches: int) -> int:
         return self.reducer.num_tokens(num_frames, num_patches)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.connector(self.reducer(self.standardizer(features)))
+        x = self.standardizer(features)
+        if self.reduce_after:
+            return self.reducer(self.connector(x))
+        return self.connector(self.reducer(x))
 
 
 class _CallbackStreamer(BaseStreamer):
@@ -134,9 +140,11 @@ class VLM(nn.Module):
         self.tokenizer = tokenizer
         dim = vision_encoder.width
         with seeded(config.seed):
-            reducer = build_reducer(config.reducer, dim, config.max_frames, **config.reducer_args)
+            reducer_dim = self.lm.config.hidden_size if config.reduce_after_connector else dim
+            reducer = build_reducer(config.reducer, reducer_dim, config.max_frames, **config.reducer_args)
             connector = build_connector(config.connector, dim, self.lm.config.hidden_size)
-            self.vision_tokenizer = VisionTokenizer(dim, connector, reducer, config.standardize)
+            self.vision_tokenizer = VisionTokenizer(dim, connector, reducer, config.standardize,
+                                                    config.reduce_after_connector)
         if config.lora is not None:
             with seeded(config.seed + 1):
                 add_lora(self.lm, config.lora)
