@@ -244,7 +244,7 @@ print(f"no time information (average span per question kind): mIoU {prior_scores
 
 # %%
 SEEDS = (0, 1, 2)
-STAGE = replace(lita.RTL_STAGE, steps=pick(250, 3), batch_size=32)
+STAGE = replace(lita.RTL_STAGE, steps=pick(120, 3), batch_size=32)
 start = time.perf_counter()
 train_rtl, test_rtl = precompute(model, train_rtl), precompute(model, test_rtl)
 print(f"encoded {len(all_media(train_rtl)) + len(all_media(test_rtl))} clips × {T} frames once in "
@@ -433,19 +433,25 @@ claims = [
     ("time tokens localize better than seconds (P@0.5)", format_verdicts["p@0.5"], "time tokens"),
     ("SlowFast beats slow-only tokens (mIoU)", layout_verdicts["miou"][0], "slowfast"),
     ("SlowFast beats fast-only tokens (mIoU)", layout_verdicts["miou"][1], "slowfast"),
+    ("time tokens beat no time information (mIoU; the paper has no such row)",
+     verdict(tok_miou, [prior_scores["miou"]] * len(tok_miou), ("time tokens", "no time information")), None),
 ]
 for claim, v, winner in claims:
-    way = goes_paper_way(v, winner)
+    way = goes_paper_way(v, winner) if winner else None
     status = {True: "reproduces", False: "goes the other way here", None: "not distinguishable here"}[way]
-    print(f"• {claim}: {status} — {v}")
+    print(f"• {claim}: {v}" if winner is None else f"• {claim}: {status} — {v}")
     record.headline(claim, v, way)
 gap_tok = np.mean(tok_miou) - prior_scores["miou"]
 print(f"\nabove the floor without time information: time tokens by {gap_tok:+.3f} mIoU, seconds by "
       f"{np.mean(sec_miou) - prior_scores['miou']:+.3f}.")
-if gap_tok < 2 * mean_se(tok_miou)[1] + 0.02:
-    print("The time-token model is barely above the floor that never looks at the video: at this scale "
+if gap_tok <= 2 * mean_se(tok_miou)[1]:
+    print("The time-token model is not clearly above the floor that never looks at the video: at this scale "
           f"({STAGE.steps} steps, {len(train_rtl)} questions) it has not learnt to read the moments from the frames, "
           "so the formats cannot part by what they let a model read — only by what they let it guess.")
+long_gap = by_duration["time tokens"][:, 2].mean() - by_duration["seconds"][:, 2].mean()
+short_gap = by_duration["time tokens"][:, 0].mean() - by_duration["seconds"][:, 0].mean()
+print(f"time tokens − seconds, mIoU on the shortest third of the clips: {short_gap:+.3f}; on the longest third: "
+      f"{long_gap:+.3f} (seconds must guess the clip's length; tokens need not).")
 print(f"explanations right (the reasoning step): {interval(explained['time tokens'])} with time tokens — "
       "a wrong object makes a wrong span whatever the time format.")
 
