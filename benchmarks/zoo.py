@@ -3,6 +3,7 @@
     python benchmarks/zoo.py            # measure the bases toy_clip()/toy_lm() load now; print JSON
     python benchmarks/zoo.py --write    # also write the figures into minivlm/zoo_weights/manifest.json
     python benchmarks/zoo.py --quick    # fewer examples (a smoke run)
+    python benchmarks/zoo.py --only toy_lm   # one base (or `load`: only the load times)
 
 Everything is measured on scenes the recipes never train on: the probes train on the 'val' split
 and are scored on the 'test' split; the LM is asked about 'test' scenes. Targets (issue 15):
@@ -159,6 +160,56 @@ def where_probe(clip, n_train: int, n_test: int) -> dict:
             "where_probe_stills": [n_train, n_test]}
 
 
+def _owner_map(scene, t: float) -> np.ndarray:
+    """(H, W) index of the object each pixel shows at time t (-1: background); later objects
+    are drawn over earlier ones, as in `data.render`."""
+    from minivlm.data.render import _shape_mask
+
+    h, w = scene.height, scene.width
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    owner = np.full((h, w), -1)
+    for i, o in enumerate(scene.objects):
+        if scene.visible(i, t):
+            cx, cy = scene.position(i, t)
+            owner[_shape_mask(o.shape, xs - float(cx) * w, ys - float(cy) * h, o.radius * min(h, w))] = i
+    return owner
+
+
+def patch_probe(clip, n_train: int, n_test: int, min_cover: float = 0.15) -> dict:
+    """Which object is where, read from each patch token alone: one linear classifier shared by all
+    patches (as a VLM's projector is) names the object a patch shows — its colour and shape, 30
+    classes — or 'nothing' (an object covering < `min_cover` of the patch). Scored on 3-object
+    stills: accuracy on patches that show an object, and on empty ones."""
+    from minivlm.data import COLOURS, SHAPES
+    from minivlm.vision import VisionEncoder
+
+    classes = [f"{c} {s}" for c in COLOURS for s in SHAPES]
+    nothing = len(classes)
+    sets = {}
+    for split, n in (("val", n_train), ("test", n_test)):
+        frames, scenes, times = _stills(split, n, 3)
+        encoder = VisionEncoder(clip, feature_layer=-2)
+        gh, gw = encoder.grid
+        ph, pw = frames.shape[1] // gh, frames.shape[2] // gw
+        labels = torch.full((n, gh * gw), nothing)
+        for r, (s, t) in enumerate(zip(scenes, times)):
+            owner = _owner_map(s, t)
+            for k in range(gh * gw):
+                cell = owner[(k // gw) * ph:(k // gw + 1) * ph, (k % gw) * pw:(k % gw + 1) * pw]
+                counts = np.bincount(cell[cell >= 0].ravel(), minlength=len(s.objects))
+                if counts.size and counts.max() >= min_cover * cell.size:
+                    i = int(counts.argmax())
+                    labels[r, k] = classes.index(f"{s.colour_at(i, t)} {s.objects[i].shape}")
+        features = _patch_features(clip, frames).view(n * gh * gw, -1)
+        sets[split] = (features, labels.view(-1, 1))
+    pred = linear_probe(*sets["val"], sets["test"][0], heads=1, classes=nothing + 1)[:, 0]
+    y = sets["test"][1][:, 0]
+    on_object = y != nothing
+    return {"where_probe_patches_3_objects": round((pred[on_object] == y[on_object]).float().mean().item(), 4),
+            "where_probe_empty_patches": round((pred[~on_object] == y[~on_object]).float().mean().item(), 4),
+            "where_probe_object_patches": int(on_object.sum()), "where_probe_patch_stills": [n_train, n_test]}
+
+
 # ---- toy LM ------------------------------------------------------------------------------------------
 def lm_prompts(per_kind: int, media: bool = False) -> tuple[list[str], list[str], list[str]]:
     """Held-out prompts (test split) by kind: clip kinds from a scene's description, 'still …'
@@ -286,7 +337,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="record the figures in the zoo's manifest")
     parser.add_argument("--quick", action="store_true", help="fewer examples: a smoke run")
-    parser.add_argument("--only", choices=("toy_clip", "toy_lm"))
+    parser.add_argument("--only", choices=("toy_clip", "toy_lm", "load"),
+                        help="measure one base, or only the load times from an empty cache")
     args = parser.parse_args()
     from minivlm import zoo
 
@@ -294,14 +346,15 @@ def main() -> None:
         raise SystemExit("--write records the full-mode bases' quality; unset MINIVLM_FAST")
     q = args.quick
     report: dict = {"machine": f"{os.cpu_count()} CPUs, torch {torch.__version__}, cuda={torch.cuda.is_available()}"}
-    if args.only != "toy_lm":
+    if args.only in (None, "toy_clip"):
         start = time.perf_counter()
         clip = zoo.toy_clip(progress=False)
         figures = {**zero_shot(clip, 300 if q else 1500), **position_probe(clip, 500 if q else 3000, 300 if q else 1000),
+                   **patch_probe(clip, 500 if q else 4000, 300 if q else 1000),
                    **where_probe(clip, 500 if q else 4000, 300 if q else 1000)}
         figures["benchmark_seconds"] = round(time.perf_counter() - start, 1)
         report["toy_clip"] = figures
-    if args.only != "toy_clip":
+    if args.only in (None, "toy_lm"):
         start = time.perf_counter()
         lm, tokenizer = zoo.toy_lm(progress=False)
         lm.eval()
@@ -313,7 +366,7 @@ def main() -> None:
                    "embedding_moved_from_init": placeholder_embeddings(lm, tokenizer)}
         figures["benchmark_seconds"] = round(time.perf_counter() - start, 1)
         report["toy_lm"] = figures
-    if not args.only:
+    if args.only in (None, "load"):
         report["load_from_empty_cache"] = load_seconds()
     print(json.dumps(report, indent=1))
     if args.write:

@@ -170,17 +170,23 @@ def lm_recipe(full: bool | None = None) -> dict:
 
     Its corpus (`lm_corpus`): QA from scene descriptions and frame listings, with extra order
     questions, caption requests, a media placeholder before the context in `media_share` of the
-    chats, and `naming_lists` naming lists (`data.naming.naming_text`)."""
+    chats, and `naming_lists` naming lists (`data.naming.naming_text`). Then a second stage
+    ("then") continues at a lower learning rate on fresh scenes, mostly the kinds that need
+    finding one object among several in a long context (its colour, direction, place, when
+    it is visible, which event came first), with some of the whole mix and naming lists."""
     tokenizer = build_tokenizer()
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # a dict's order is not stable
     return {"hidden": 128, "layers": 4, "heads": 4, "init_std": 0.08, "vocab": _digest("\n".join(t for t, _ in vocab)),
             "scenes": _size(14000, 30, full), "order_questions": 3, "media_share": 0.5,
             "naming_lists": _size(40000, 40, full), "steps": _size(12000, 12, full), "batch_size": _size(32, 8, full),
-            "lr": 1e-3, "weight_decay": 0.01, "seed": 0}
+            "lr": 1e-3, "weight_decay": 0.01, "seed": 0,
+            "then": {"scenes": _size(6000, 20, full), "start": 4_000_000, "general_scenes": _size(3000, 10, full),
+                     "kinds": ["colour", "direction", "order", "when", "position"], "order_questions": 2,
+                     "naming_lists": _size(10000, 20, full), "steps": _size(4000, 8, full), "lr": 5e-4, "seed": 1}}
 
 
 def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, media_share: float = 0.0,
-              order_questions: int = 1) -> list[list[dict[str, str]]]:
+              order_questions: int = 1, kinds: list[str] | None = None) -> list[list[dict[str, str]]]:
     """Text-only chats: a scene's description and a question (or a frame listed in words and a
     question or a caption request), then the answer. (`toy_lm` adds the naming lists.)
 
@@ -189,10 +195,13 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, med
     chats whose context starts with a media placeholder ('<video>' or '<video> <audio>' before a
     description, '<image>' before a frame listing), so the placeholder means "what follows
     describes the media". order_questions: how many order questions per scene (different pairs
-    of events when the scene has them)."""
+    of events when the scene has them). kinds: keep only questions of these kinds (and captions
+    only if 'caption' is among them); None keeps all."""
     chats = []
 
-    def add(context: str, media: str, rng, question: str, answer: str) -> None:
+    def add(context: str, media: str, rng, question: str, answer: str, kind: str) -> None:
+        if kinds is not None and kind not in kinds:
+            return
         if rng.random() < media_share:
             context = f"{media} {context}"
         chats.append([{"role": "user", "content": f"{context} {question}"}, {"role": "assistant", "content": answer}])
@@ -208,17 +217,17 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, med
                 qa = clip_qa(scene, kind, rng)
                 if qa is not None and qa.question not in asked:
                     asked.add(qa.question)
-                    add(context, video, rng, qa.question, qa.answer)
+                    add(context, video, rng, qa.question, qa.answer, kind)
         t = float(rng.uniform(*scene.visible_span(0)))
         listing = still_listing(scene, t)
         for kind in STILL_QA_KINDS:
             qa = still_qa(scene, t, kind, rng)
             if qa is not None and (media_share > 0 or rng.random() < 0.5):
-                add(listing, "<image>", rng, qa.question, qa.answer)
+                add(listing, "<image>", rng, qa.question, qa.answer, kind)
         # Writing captions from what the context says: what LLaVA's stage 1 relies on.
         prompt = CAPTION_PROMPTS[int(rng.integers(len(CAPTION_PROMPTS)))]
-        add(listing, "<image>", rng, prompt, still_caption(scene, t))
-        add(context, video, rng, "describe the video in one sentence .", caption(scene))
+        add(listing, "<image>", rng, prompt, still_caption(scene, t), "caption")
+        add(context, video, rng, "describe the video in one sentence .", caption(scene), "caption")
     return chats
 
 
@@ -229,10 +238,17 @@ def still_listing(scene, t: float) -> str:
     return " ".join(parts) or "the picture is empty ."
 
 
-def lm_examples(recipe: dict, tokenizer) -> list:
-    """The recipe's training examples, tokenized (`chat.EncodedChat`): `lm_corpus` chats, then
-    naming lists as plain documents."""
-    chats = lm_corpus(recipe["scenes"], media_share=recipe["media_share"], order_questions=recipe["order_questions"])
+def lm_examples(recipe: dict, tokenizer, media_share: float | None = None) -> list:
+    """A training stage's examples, tokenized (`chat.EncodedChat`): `lm_corpus` chats (only
+    recipe["kinds"] if given, plus recipe["general_scenes"] scenes of every kind), then naming
+    lists as plain documents. media_share: for a stage that does not say its own."""
+    share = recipe.get("media_share", media_share)
+    start = recipe.get("start", 2_000_000)
+    chats = lm_corpus(recipe["scenes"], start=start, media_share=share, order_questions=recipe["order_questions"],
+                      kinds=recipe.get("kinds"))
+    if recipe.get("general_scenes"):
+        chats += lm_corpus(recipe["general_scenes"], start=start + 1_000_000, media_share=share,
+                           order_questions=recipe["order_questions"])
     rng = np.random.default_rng([recipe["seed"], 7])
     lists = [naming_text(rng) for _ in range(recipe["naming_lists"])]
     return [*(encode_chat(tokenizer, c) for c in chats), *(encode_document(tokenizer, t) for t in lists)]
@@ -273,22 +289,52 @@ def toy_lm(rebuild: bool = False, progress: bool = True, use_shipped: bool = Tru
     path = cache_dir() / "zoo" / f"toy-lm-{recipe_key(recipe)}"
     if path.exists() and not rebuild:
         return _load_lm_float(path)
-    tokenizer = build_tokenizer()
-    lm = build_lm(tokenizer, recipe["hidden"], recipe["layers"], recipe["heads"], init_std=recipe["init_std"],
-                  seed=recipe["seed"])
-    examples = lm_examples(recipe, tokenizer)
-    order = length_bucketed_order([len(e.input_ids) for e in examples], recipe["batch_size"], recipe["steps"],
-                                  seed=recipe["seed"])
+    first = {k: v for k, v in recipe.items() if not k.startswith("then")}
+    stages = sorted((k for k in recipe if k.startswith("then")), key=lambda k: (len(k), k))  # then, then2, …
+    done, lm, log = None, None, {}
+    for n in range(len(stages), -1, -1):  # the longest prefix of stages already built
+        prefix = {**first, **{k: recipe[k] for k in stages[:n]}}
+        prefix_path = cache_dir() / "zoo" / f"toy-lm-{recipe_key(prefix)}"
+        if prefix_path.exists() and not rebuild:
+            (lm, tokenizer), log, done = _load_lm_float(prefix_path), _read_log(prefix_path), n
+            break
+    if lm is None:
+        tokenizer = build_tokenizer()
+        lm = build_lm(tokenizer, recipe["hidden"], recipe["layers"], recipe["heads"], init_std=recipe["init_std"],
+                      seed=recipe["seed"])
+        log = _train_lm_stage(lm, tokenizer, first, first, cache_dir() / "zoo" / f"toy-lm-{recipe_key(first)}",
+                              "toy LM", progress, rebuild)
+        done = 0
+    offset = first["steps"] + sum(recipe[k]["steps"] for k in stages[:done])
+    for n in range(done, len(stages)):
+        prefix = {**first, **{k: recipe[k] for k in stages[:n + 1]}}
+        stage_path = cache_dir() / "zoo" / f"toy-lm-{recipe_key(prefix)}"
+        stage = _train_lm_stage(lm, tokenizer, {**first, **recipe[stages[n]]}, first, stage_path,
+                                f"toy LM, stage {n + 2}", progress, rebuild)
+        log = {"seconds": round(log.get("seconds", 0) + stage["seconds"], 1), "device": stage["device"],
+               "curve": [*log.get("curve", []), *([s + offset, v] for s, v in stage["curve"])]}
+        offset += recipe[stages[n]]["steps"]
+        _write_log(stage_path, log)
+    return lm, tokenizer
+
+
+def _train_lm_stage(lm, tokenizer, stage: dict, first: dict, path: Path, desc: str, progress: bool,
+                    rebuild: bool) -> dict:
+    """Train `lm` on one stage of the LM recipe (`stage`: the first stage's settings updated with
+    this stage's), save it to `path` (a transformers folder); returns the training log."""
+    examples = lm_examples(stage, tokenizer, media_share=first["media_share"])
+    order = length_bucketed_order([len(e.input_ids) for e in examples], stage["batch_size"], stage["steps"],
+                                  seed=stage["seed"])
 
     def batch_at(step: int):
         return pad_batch([examples[i] for i in order[step]], tokenizer.pad_token_id)
 
-    log = _train_resumable(lm, batch_at, lambda model, batch: model(**batch).loss, recipe,
-                           path.with_name(path.name + ".ckpt"), "toy LM", progress, rebuild)
+    log = _train_resumable(lm, batch_at, lambda model, batch: model(**batch).loss, stage,
+                           path.with_name(path.name + ".ckpt"), desc, progress, rebuild)
     lm.cpu().eval()
     _atomic_save(path, lambda tmp: _save_lm(lm, tokenizer, tmp), folder=True)
     _write_log(path, log)
-    return lm, tokenizer
+    return log
 
 
 def _load_lm_float(path: Path):
@@ -422,15 +468,17 @@ def _shipped_path(base: str, key: str) -> Path | None:
     return path
 
 
-def ship(progress: bool = True, rebuild: bool = False) -> dict:
+def ship(progress: bool = True, rebuild: bool = False, bases: tuple[str, ...] = ("toy_clip", "toy_lm")) -> dict:
     """Build every base from its current recipe (training it unless cached; `rebuild`: always) and
     write it, in fp16, to `minivlm/zoo_weights/` with a manifest entry (quality figures are
-    added by `benchmarks/zoo.py --write`). Returns the manifest."""
+    added by `benchmarks/zoo.py --write`). `bases`: which to ship. Returns the manifest."""
     if fast_mode():
         raise RuntimeError("ship() writes the package's weights from the full recipes; unset MINIVLM_FAST")
     SHIPPED_DIR.mkdir(exist_ok=True)
     manifest = read_manifest()
     for base, build, recipe in (("toy_clip", toy_clip, clip_recipe()), ("toy_lm", toy_lm, lm_recipe())):
+        if base not in bases:
+            continue
         key = recipe_key(recipe)
         cached = cache_dir() / "zoo" / (f"toy-clip-{key}.safetensors" if base == "toy_clip" else f"toy-lm-{key}")
         if rebuild or not cached.exists():
@@ -501,15 +549,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the course's bases (load shipped ones when current).")
     parser.add_argument("--ship", action="store_true", help="retrain every base from its recipe (resuming a "
                         "checkpoint if one exists) and rewrite minivlm/zoo_weights/ and its manifest")
-    parser.add_argument("--only", choices=("toy_clip", "toy_lm"), help="build just this base (no shipping)")
+    parser.add_argument("--only", choices=("toy_clip", "toy_lm"), help="build (or with --ship: ship) just this base")
     args = parser.parse_args(argv)
-    if args.only:
+    if args.only and not args.ship:
         start = time.perf_counter()
         {"toy_clip": toy_clip, "toy_lm": toy_lm}[args.only](use_shipped=False)
         print(f"{args.only}: built in {time.perf_counter() - start:.0f} s into {cache_dir() / 'zoo'}")
     elif args.ship:
-        manifest = ship()
-        for base, entry in manifest.items():
+        manifest = ship(bases=(args.only,) if args.only else ("toy_clip", "toy_lm"))
+        for base, entry in ((b, manifest[b]) for b in SHIPPED_FILES if b in manifest):
             print(f"{base}: {entry['file']} ({entry['bytes'] / 1e6:.2f} MB), trained {entry['train_seconds']} s "
                   f"on {entry['device']}")
         print("now measure and record the quality: python benchmarks/zoo.py --write")
