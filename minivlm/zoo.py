@@ -173,7 +173,9 @@ def lm_recipe(full: bool | None = None) -> dict:
     chats, and `naming_lists` naming lists (`data.naming.naming_text`). Then a second stage
     ("then") continues at a lower learning rate on fresh scenes, mostly the kinds that need
     finding one object among several in a long context (its colour, direction, place, when
-    it is visible, which event came first), with some of the whole mix and naming lists."""
+    it is visible, which event came first), with some of the whole mix and naming lists; a third
+    ("then2") does the same for colour, direction and when. Each stage's result is cached, so a
+    recipe that adds a stage trains only the new one."""
     tokenizer = build_tokenizer()
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # a dict's order is not stable
     return {"hidden": 128, "layers": 4, "heads": 4, "init_std": 0.08, "vocab": _digest("\n".join(t for t, _ in vocab)),
@@ -182,7 +184,10 @@ def lm_recipe(full: bool | None = None) -> dict:
             "lr": 1e-3, "weight_decay": 0.01, "seed": 0,
             "then": {"scenes": _size(6000, 20, full), "start": 4_000_000, "general_scenes": _size(3000, 10, full),
                      "kinds": ["colour", "direction", "order", "when", "position"], "order_questions": 2,
-                     "naming_lists": _size(10000, 20, full), "steps": _size(4000, 8, full), "lr": 5e-4, "seed": 1}}
+                     "naming_lists": _size(10000, 20, full), "steps": _size(4000, 8, full), "lr": 5e-4, "seed": 1},
+            "then2": {"scenes": _size(7000, 20, full), "start": 6_000_000, "general_scenes": _size(2000, 10, full),
+                      "kinds": ["colour", "direction", "when"], "order_questions": 2,
+                      "naming_lists": _size(8000, 20, full), "steps": _size(4500, 8, full), "lr": 5e-4, "seed": 2}}
 
 
 def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, media_share: float = 0.0,
