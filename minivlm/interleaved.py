@@ -28,19 +28,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .data import (COLOURS, SHAPES, WorldConfig, caption, position_words, render, render_still, sample_scene,
+from .data import (WorldConfig, caption, position_words, render, render_still, sample_scene,
                    still_caption, still_qa, uniform_times)
+from .data.naming import NAME_POOL, NAMES, NAMING_KEYS, naming_text  # noqa: F401  (re-exported)
 from .data.world import Scene
 from .media import Media
 from .samples import Sample
 
-# Borrowed words used as made-up names: the toy LM has learned to read and write each of them.
-NAMES = ("one", "two", "three", "four", "left", "right", "up", "down", "click", "ding", "thud")
-# The wider pool of names in the toy LM's text-only naming lists (its "in-context learning"
-# pretraining); the episodes' NAMES are among them.
-NAME_POOL = (*NAMES, "five", "six", "zero", "top", "bottom", "centre", "side", "wall", "sound", "time",
-             "frame", "scene", "picture", "clip", "word", "detail", "number", "moment", "way", "sentence")
-NAMING_KEYS = (*COLOURS, *SHAPES)
 # What an attribute episode can ask about a still's (first) object.
 ATTRIBUTES = ("colour", "shape", "position")
 
@@ -163,20 +157,6 @@ def naming_episode(media: Sequence[Media], scenes: Sequence[Scene], rng: np.rand
     text = " ".join([f"<image> {label[colour]} ." for colour in order[:-1]] + ["<image>"])
     return Sample([media[i] for i in picked], text=text, kind="naming", scene=scenes[picked[-1]],
                   answer=label[order[-1]], meta={"colours": tuple(order)})
-
-
-def naming_text(rng: np.random.Generator, max_items: int = 12, keys: Sequence[str] = NAMING_KEYS,
-                names: Sequence[str] = NAME_POOL) -> str:
-    """A naming episode in words, for pretraining the toy LM: "red thud . blue two . red thud ."
-    Each list gives 2–4 keys (colour or shape words) random names; a key's name is predictable
-    only by finding where the key came before and copying what followed — the induction pattern
-    behind in-context learning (Olsson et al., 2022). In the visual episodes an `<image>` marker
-    stands where the key word stands here."""
-    ways = int(rng.integers(2, 5))
-    chosen = [keys[k] for k in rng.choice(len(keys), ways, replace=False)]
-    label = dict(zip(chosen, (names[k] for k in rng.choice(len(names), ways, replace=False))))
-    order = [chosen[int(rng.integers(ways))] for _ in range(int(rng.integers(ways + 1, max_items + 1)))]
-    return " ".join(f"{key} {label[key]} ." for key in order)
 
 
 def complete(episode: Sample) -> Sample:

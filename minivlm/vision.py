@@ -38,6 +38,9 @@ def register_toy_configs() -> None:
 # patch projection ("Early convolutions help transformers see better", Xiao et al. 2021):
 # a tiny ViT trained from scratch on a 2-core CPU then learns shapes in minutes, not hours.
 CONV_STEM_MODELS = {TOY_CLIP}
+# Toy models whose text tower embeds only the BPE tokens the toy world's words use (a few hundred
+# of CLIP's 49,408): the same tokenizer, a 100x smaller embedding table (see CompactTokenEmbedding).
+COMPACT_VOCAB_MODELS = {TOY_CLIP}
 
 
 def conv_stem(width: int, patch_size: int, channels: int = 32) -> nn.Sequential:
@@ -51,6 +54,34 @@ def conv_stem(width: int, patch_size: int, channels: int = 32) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class CompactTokenEmbedding(nn.Module):
+    """A token embedding that keeps rows only for `kept_ids` of a large vocabulary.
+
+    ids (B, L) in the big vocabulary → embeddings (B, L, width). Any other id (a word the toy
+    world never writes) shares one 'unknown' row (row 0). The tokenizer is unchanged, so text
+    pooling at the end-of-text token (the largest id) works as before.
+    """
+
+    def __init__(self, kept_ids: list[int], vocab_size: int, width: int):
+        super().__init__()
+        lookup = torch.zeros(vocab_size, dtype=torch.long)
+        lookup[torch.tensor(sorted(set(kept_ids)))] = torch.arange(1, len(set(kept_ids)) + 1)
+        self.register_buffer("lookup", lookup, persistent=False)
+        self.weight = nn.Parameter(torch.randn(len(set(kept_ids)) + 1, width) * 0.02)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(self.lookup[ids], self.weight)
+
+
+def toy_text_ids(name: str = TOY_CLIP) -> list[int]:
+    """The BPE ids of every word the toy world writes (`data.text.vocabulary_words`), plus
+    start/end of text: the rows a compact text tower keeps."""
+    from .data.text import vocabulary_words
+
+    tokens = clip_tokenizer(name)(vocabulary_words())
+    return sorted(set(tokens.flatten().tolist()))
+
+
 def create_clip(name: str = TOY_CLIP, pretrained: str | Path | None = None, seed: int = 0) -> nn.Module:
     """An open_clip CLIP model. `pretrained`: None (random init, seeded), a checkpoint file,
     or an open_clip tag such as 'openai' (needs the internet the first time)."""
@@ -60,16 +91,20 @@ def create_clip(name: str = TOY_CLIP, pretrained: str | Path | None = None, seed
             f"unknown vision model {name!r}; offline use {TOY_CLIP!r} (or another name from "
             "open_clip.list_models()), online e.g. 'ViT-B-32' with pretrained='openai'"
         )
-    stem = name in CONV_STEM_MODELS
+    stem, compact = name in CONV_STEM_MODELS, name in COMPACT_VOCAB_MODELS
+    custom = stem or compact  # modules are swapped after creation, so weights load afterwards
     with seeded(seed):
         try:
             with _quiet_logging():  # open_clip warns when a model starts from random weights
-                model = open_clip.create_model(name, pretrained=None if stem else (str(pretrained) if pretrained else None))
+                model = open_clip.create_model(name, pretrained=None if custom else (str(pretrained) if pretrained else None))
                 if stem:
                     visual = model.visual
                     visual.conv1 = conv_stem(visual.transformer.width, visual.patch_size[0])
-                    if pretrained:
-                        open_clip.load_checkpoint(model, str(pretrained))
+                if compact:
+                    model.token_embedding = CompactTokenEmbedding(toy_text_ids(name), model.vocab_size,
+                                                                  model.token_embedding.weight.shape[1])
+                if custom and pretrained:
+                    open_clip.load_checkpoint(model, str(pretrained))
         except Exception as err:  # download failures surface as many different types
             raise OSError(
                 f"could not load weights {pretrained!r} for {name!r}: {str(err).splitlines()[0][:200]}. "

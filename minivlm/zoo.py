@@ -1,10 +1,18 @@
-"""The course's "pretrained" bases, built deterministically on first use and cached.
+"""The course's "pretrained" bases: shipped with the package, rebuilt from their recipes on demand.
 
-Real video LLMs start from a pretrained image encoder (CLIP, SigLIP) and a pretrained LLM.
-No weights can be downloaded here, so the zoo trains toy-world stand-ins once, saves them under
-`minivlm.runtime.cache_dir()` (set MINIVLM_CACHE to move it), and loads them through the same
-calls that load real models (`open_clip.create_model(name, pretrained=file)`,
-`AutoModelForCausalLM.from_pretrained(folder)`). Any notebook can start on its own.
+Real video LLMs start from a pretrained image encoder (CLIP, SigLIP) and a pretrained LLM. Ours
+start from the zoo: a toy-world CLIP and a toy LM, each trained once from a recipe (`clip_recipe`,
+`lm_recipe`) and shipped in `minivlm/zoo_weights/` as fp16 safetensors, with `manifest.json`
+recording each file's recipe key, sha256, training time, device and measured quality
+(`benchmarks/zoo.py`). They load through the same calls that load real models
+(`open_clip.create_model` + `open_clip.load_checkpoint(model, file)` inside
+`vision.create_clip(name, pretrained=file)`, `AutoModelForCausalLM.from_pretrained(folder)`).
+
+When the current recipe's key matches the shipped file's, `toy_clip()`/`toy_lm()` load it in
+seconds. Otherwise (a changed recipe, fast mode) they train the recipe once into
+`minivlm.runtime.cache_dir()` (set MINIVLM_CACHE to move it), checkpointing every few minutes
+so that a killed run resumes. `python -m minivlm.zoo --ship` (`make zoo`) retrains every base
+from its recipe and rewrites the shipped files and manifest.
 """
 
 from __future__ import annotations
@@ -12,101 +20,219 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import shutil
 import tempfile
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
-from .chat import encode_chat, encode_document, pad_batch, trim_padding
+from .chat import encode_chat, encode_document, pad_batch
 from .data import (CAPTION_PROMPTS, CLIP_QA_KINDS, STILL_QA_KINDS, WorldConfig, caption, clip_qa, describe,
-                   position_words, sample_scene, still_caption, still_caption_pool, still_qa)
-from .interleaved import naming_text
+                   position_words, render_still, sample_scene, still_caption, still_qa)
+from .data.naming import naming_text
 from .lm import build_lm, build_tokenizer, load_lm
-from .runtime import cache_dir, default_device, pick
-from .train import TrainConfig, random_batches, train
-from .vision import TOY_CLIP, VisionEncoder, clip_loss_fn, create_clip, unique_caption_batches
+from .runtime import cache_dir, default_device, fast_mode
+from .train import TrainConfig, lr_at
+from .vision import TOY_CLIP, VisionEncoder, clip_tokenizer, create_clip, toy_text_ids
 
-ZOO_VERSION = 2
+ZOO_VERSION = 3
+SHIPPED_DIR = Path(__file__).parent / "zoo_weights"
+MANIFEST = SHIPPED_DIR / "manifest.json"
+SHIPPED_FILES = {"toy_clip": "toy-clip.safetensors", "toy_lm": "toy-lm"}
+CHECKPOINT_SECONDS = 180  # a long build saves a resumable checkpoint this often
 
 
-def _key(**recipe) -> str:
-    blob = json.dumps({"version": ZOO_VERSION, **recipe}, sort_keys=True)
-    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+def _size(full_value, fast_value, full: bool | None):
+    if full is None:
+        full = not fast_mode()
+    return full_value if full else fast_value
 
 
-def clip_recipe() -> dict:
-    """How the toy CLIP is trained (sizes shrink in fast mode)."""
+def _digest(text: str | bytes, n: int = 8) -> str:
+    return hashlib.sha1(text.encode() if isinstance(text, str) else text).hexdigest()[:n]
+
+
+def recipe_key(recipe: dict) -> str:
+    """A short hash of a recipe (and the zoo's version): the name of what it builds."""
+    return _digest(json.dumps({"version": ZOO_VERSION, **recipe}, sort_keys=True), 10)
+
+
+# ---- the toy CLIP ----------------------------------------------------------------------------------
+def clip_recipe(full: bool | None = None) -> dict:
+    """How the toy CLIP is trained (`full`: None → the current mode; sizes shrink in fast mode).
+
+    Each step draws `batch_size` fresh training-split stills: a share from one-object scenes, the
+    rest from 1–3-object scenes; a share of captions say where each object is ("a red circle at
+    the top left and a blue square at the centre ."), so that the patch tokens learn where."""
     config = (Path(__file__).parent / "configs" / f"{TOY_CLIP}.json").read_bytes()
-    return {"name": TOY_CLIP, "config": hashlib.sha1(config).hexdigest()[:8], "single": pick(4000, 200), "multi": pick(8000, 200),
-            "steps": pick(1500, 20), "batch_size": pick(64, 32), "lr": 2e-3, "seed": 0}
+    return {"name": TOY_CLIP, "config": _digest(config), "text_ids": _digest(str(toy_text_ids())),
+            "steps": _size(8000, 12, full), "batch_size": _size(128, 16, full), "lr": 2e-3, "weight_decay": 0.1,
+            "single_share": 0.4, "placed_share": 0.5, "seed": 0}
 
 
-def toy_clip(rebuild: bool = False, progress: bool = True) -> torch.nn.Module:
-    """The toy-world CLIP (image + text towers), contrastively trained on stills and captions:
-    single objects ('a red circle .') and groups ('a red circle and a blue square .')."""
+def placed_caption(scene, t: float = 0.0) -> str:
+    """What a frame at time t shows, with where: 'a red circle at the top left and a blue square
+    at the centre .' (objects in scene order; places as in `data.position_words`)."""
+    from .data.text import indefinite_article
+
+    names = []
+    for i, o in enumerate(scene.objects):
+        if scene.visible(i, t):
+            colour = scene.colour_at(i, t)
+            where = position_words(*map(float, scene.position(i, t)))
+            names.append(f"{indefinite_article(colour)} {colour} {o.shape} at the {where}")
+    return " and ".join(names) + " ." if names else "an empty scene ."
+
+
+def clip_batch(recipe: dict, step: int) -> tuple[np.ndarray, list[str]]:
+    """The recipe's training batch at `step`: stills (B, 64, 64, 3) uint8 and their captions.
+    Deterministic in (recipe seed, step); scenes come from the training split only."""
+    b = recipe["batch_size"]
+    rng = np.random.default_rng([recipe["seed"], step, 13])
+    frames, texts = [], []
+    for j in range(b):
+        single = rng.random() < recipe["single_share"]
+        scene = sample_scene("train", 10_000_000 + step * b + j, WorldConfig(max_objects=1 if single else 3))
+        t = float(rng.uniform(*scene.visible_span(0)))  # a moment when at least one object is in view
+        frames.append(render_still(scene, t))
+        texts.append(placed_caption(scene, t) if rng.random() < recipe["placed_share"] else still_caption(scene, t))
+    return np.stack(frames), texts
+
+
+def multi_positive_clip_loss(name: str = TOY_CLIP, max_scale: float = 100.0):
+    """A loss_fn on (pixels, texts) batches: CLIP's symmetric softmax loss where every image whose
+    caption is the same text is a positive (so captions may repeat within a batch). Each distinct
+    text is encoded once. Returns (loss, {"logit_scale": …})."""
+    tokenizer = clip_tokenizer(name)
+
+    def fn(model, batch):
+        pixels, texts = batch
+        distinct = sorted(set(texts))
+        target = torch.tensor([distinct.index(t) for t in texts], device=pixels.device)
+        image = model.encode_image(pixels, normalize=True)  # (B, E)
+        text = model.encode_text(tokenizer(distinct).to(pixels.device), normalize=True)  # (U, E)
+        scale = model.logit_scale.exp().clamp(max=max_scale)
+        logits = scale * image @ text.T  # (B, U)
+        image_to_text = F.cross_entropy(logits, target)
+        positives = F.one_hot(target, len(distinct)).T.float()  # (U, B)
+        text_to_image = F.cross_entropy(logits.T, positives / positives.sum(1, keepdim=True))
+        return (image_to_text + text_to_image) / 2, {"logit_scale": scale.item()}
+
+    return fn
+
+
+def toy_clip(rebuild: bool = False, progress: bool = True, use_shipped: bool = True) -> torch.nn.Module:
+    """The toy-world CLIP (image + text towers, open_clip), contrastively trained on stills and
+    their captions (`clip_recipe`). Loads the shipped file when it was built from the current
+    recipe (unless `use_shipped` is False), else the cached build, else trains the recipe (once)
+    into the cache; `rebuild` retrains from scratch."""
     recipe = clip_recipe()
-    path = cache_dir() / "zoo" / f"toy-clip-{_key(**recipe)}.pt"
+    shipped = _shipped_path("toy_clip", recipe_key(recipe)) if use_shipped else None
+    if shipped is not None and not rebuild:
+        return create_clip(recipe["name"], pretrained=shipped)
+    path = cache_dir() / "zoo" / f"toy-clip-{recipe_key(recipe)}.safetensors"
     if path.exists() and not rebuild:
         return create_clip(recipe["name"], pretrained=path)
     model = create_clip(recipe["name"], seed=recipe["seed"])
     encoder = VisionEncoder(model)
-    f1, t1 = still_caption_pool(recipe["single"], WorldConfig(max_objects=1))
-    f2, t2 = still_caption_pool(recipe["multi"], WorldConfig(max_objects=3), start=1_000_000)
-    pixels = encoder.preprocess(np.concatenate([f1, f2]))
-    device = default_device()
-    model.to(device)
-    train(model, unique_caption_batches(pixels, t1 + t2, recipe["batch_size"], seed=recipe["seed"]),
-          TrainConfig(steps=recipe["steps"], lr=recipe["lr"], weight_decay=0.1, desc="toy CLIP", progress=progress),
-          loss_fn=clip_loss_fn(recipe["name"]))
+
+    def batch_at(step: int):
+        frames, texts = clip_batch(recipe, step)
+        return encoder.preprocess(frames), texts
+
+    log = _train_resumable(model, batch_at, multi_positive_clip_loss(recipe["name"]), recipe,
+                           path.with_suffix(".ckpt"), "toy CLIP", progress, rebuild)
     model.cpu().eval()
-    _atomic_save(path, lambda tmp: torch.save(model.state_dict(), tmp))
+    _atomic_save(path, lambda tmp: save_file(_contiguous(model.state_dict()), str(tmp)))
+    _write_log(path, log)
     return model
 
 
 def toy_vision_encoder(feature_layer: int = -2, keep_cls: bool = False, frozen: bool = True) -> VisionEncoder:
-    """The toy CLIP's image tower as a VLM vision encoder (frozen by default, as in LLaVA)."""
+    """The toy CLIP's image tower as a VLM vision encoder (frozen by default, as in LLaVA).
+    pixels (N, 3, 64, 64) → patch tokens (N, 16, 128) of `feature_layer`."""
     encoder = VisionEncoder(toy_clip(), feature_layer=feature_layer, keep_cls=keep_cls)
     encoder.requires_grad_(not frozen)
     return encoder
 
 
-def lm_recipe() -> dict:
-    return {"hidden": 128, "layers": 4, "heads": 4, "init_std": 0.08, "scenes": pick(3000, 100),
-            "naming_lists": pick(20000, 50), "steps": pick(3000, 20), "batch_size": pick(32, 8), "lr": 1e-3, "seed": 0}
+# ---- the toy LM --------------------------------------------------------------------------------------
+def lm_recipe(full: bool | None = None) -> dict:
+    """How the toy LM is trained (`full`: None → the current mode; sizes shrink in fast mode).
+
+    Its corpus (`lm_corpus`): QA from scene descriptions and frame listings, with extra order
+    questions, caption requests, a media placeholder before the context in `media_share` of the
+    chats, and `naming_lists` naming lists (`data.naming.naming_text`). Then a second stage
+    ("then") continues at a lower learning rate on fresh scenes, mostly the kinds that need
+    finding one object among several in a long context (its colour, direction, place, when
+    it is visible, which event came first), with some of the whole mix and naming lists; a third
+    ("then2") does the same for colour, direction and when. Each stage's result is cached, so a
+    recipe that adds a stage trains only the new one."""
+    tokenizer = build_tokenizer()
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # a dict's order is not stable
+    return {"hidden": 128, "layers": 4, "heads": 4, "init_std": 0.08, "vocab": _digest("\n".join(t for t, _ in vocab)),
+            "scenes": _size(14000, 30, full), "order_questions": 3, "media_share": 0.5,
+            "naming_lists": _size(40000, 40, full), "steps": _size(12000, 12, full), "batch_size": _size(32, 8, full),
+            "lr": 1e-3, "weight_decay": 0.01, "seed": 0,
+            "then": {"scenes": _size(6000, 20, full), "start": 4_000_000, "general_scenes": _size(3000, 10, full),
+                     "kinds": ["colour", "direction", "order", "when", "position"], "order_questions": 2,
+                     "naming_lists": _size(10000, 20, full), "steps": _size(4000, 8, full), "lr": 5e-4, "seed": 1},
+            "then2": {"scenes": _size(7000, 20, full), "start": 6_000_000, "general_scenes": _size(2000, 10, full),
+                      "kinds": ["colour", "direction", "when"], "order_questions": 2,
+                      "naming_lists": _size(8000, 20, full), "steps": _size(4500, 8, full), "lr": 5e-4, "seed": 2}}
 
 
-def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000) -> list[list[dict[str, str]]]:
+def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, media_share: float = 0.0,
+              order_questions: int = 1, kinds: list[str] | None = None) -> list[list[dict[str, str]]]:
     """Text-only chats: a scene's description and a question (or a frame listed in words and a
     question or a caption request), then the answer. (`toy_lm` adds the naming lists.)
 
     This is the toy LM's 'pretraining': it learns the world's language and to answer from
-    what its context says — what a pretrained LLM brings to a VLM."""
+    what its context says — what a pretrained LLM brings to a VLM. media_share: the share of
+    chats whose context starts with a media placeholder ('<video>' or '<video> <audio>' before a
+    description, '<image>' before a frame listing), so the placeholder means "what follows
+    describes the media". order_questions: how many order questions per scene (different pairs
+    of events when the scene has them). kinds: keep only questions of these kinds (and captions
+    only if 'caption' is among them); None keeps all."""
     chats = []
+
+    def add(context: str, media: str, rng, question: str, answer: str, kind: str) -> None:
+        if kinds is not None and kind not in kinds:
+            return
+        if rng.random() < media_share:
+            context = f"{media} {context}"
+        chats.append([{"role": "user", "content": f"{context} {question}"}, {"role": "assistant", "content": answer}])
+
     for k in range(start, start + num_scenes):
         scene = sample_scene(split, k)
         rng = np.random.default_rng([k, 3])
         context = describe(scene)
+        video = "<video> <audio>" if rng.random() < 0.3 else "<video>"
         for kind in CLIP_QA_KINDS:
-            qa = clip_qa(scene, kind, rng)
-            if qa is not None:
-                chats.append([{"role": "user", "content": f"{context} {qa.question}"},
-                              {"role": "assistant", "content": qa.answer}])
+            asked = set()
+            for _ in range(order_questions if kind == "order" else 1):
+                qa = clip_qa(scene, kind, rng)
+                if qa is not None and qa.question not in asked:
+                    asked.add(qa.question)
+                    add(context, video, rng, qa.question, qa.answer, kind)
         t = float(rng.uniform(*scene.visible_span(0)))
         listing = still_listing(scene, t)
         for kind in STILL_QA_KINDS:
             qa = still_qa(scene, t, kind, rng)
-            if qa is not None and rng.random() < 0.5:
-                chats.append([{"role": "user", "content": f"{listing} {qa.question}"},
-                              {"role": "assistant", "content": qa.answer}])
+            if qa is not None and (media_share > 0 or rng.random() < 0.5):
+                add(listing, "<image>", rng, qa.question, qa.answer, kind)
         # Writing captions from what the context says: what LLaVA's stage 1 relies on.
         prompt = CAPTION_PROMPTS[int(rng.integers(len(CAPTION_PROMPTS)))]
-        chats.append([{"role": "user", "content": f"{listing} {prompt}"},
-                      {"role": "assistant", "content": still_caption(scene, t)}])
-        chats.append([{"role": "user", "content": f"{context} describe the video in one sentence ."},
-                      {"role": "assistant", "content": caption(scene)}])
+        add(listing, "<image>", rng, prompt, still_caption(scene, t), "caption")
+        add(context, video, rng, "describe the video in one sentence .", caption(scene), "caption")
     return chats
 
 
@@ -117,40 +243,279 @@ def still_listing(scene, t: float) -> str:
     return " ".join(parts) or "the picture is empty ."
 
 
-def toy_lm(rebuild: bool = False, progress: bool = True):
-    """(lm, tokenizer): a small Llama pretrained on toy-world text — question answering from
-    descriptions (`lm_corpus`) and naming lists (`interleaved.naming_text`), which teach it to
-    copy from its context, as a real LLM can. Loaded with
-    `transformers.AutoModelForCausalLM.from_pretrained` from the cache."""
-    recipe = lm_recipe()
-    tokenizer = build_tokenizer()
-    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # a dict's order is not stable
-    recipe["vocab"] = hashlib.sha1("\n".join(token for token, _ in vocab).encode()).hexdigest()[:8]
-    path = cache_dir() / "zoo" / f"toy-lm-{_key(**recipe)}"
-    if path.exists() and not rebuild:
-        with _quiet_transformers():
-            return load_lm(path)
-    lm = build_lm(tokenizer, recipe["hidden"], recipe["layers"], recipe["heads"], init_std=recipe["init_std"],
-                  seed=recipe["seed"])
-    chats = lm_corpus(recipe["scenes"])
+def lm_examples(recipe: dict, tokenizer, media_share: float | None = None) -> list:
+    """A training stage's examples, tokenized (`chat.EncodedChat`): `lm_corpus` chats (only
+    recipe["kinds"] if given, plus recipe["general_scenes"] scenes of every kind), then naming
+    lists as plain documents. media_share: for a stage that does not say its own."""
+    share = recipe.get("media_share", media_share)
+    start = recipe.get("start", 2_000_000)
+    chats = lm_corpus(recipe["scenes"], start=start, media_share=share, order_questions=recipe["order_questions"],
+                      kinds=recipe.get("kinds"))
+    if recipe.get("general_scenes"):
+        chats += lm_corpus(recipe["general_scenes"], start=start + 1_000_000, media_share=share,
+                           order_questions=recipe["order_questions"])
     rng = np.random.default_rng([recipe["seed"], 7])
     lists = [naming_text(rng) for _ in range(recipe["naming_lists"])]
-    data = pad_batch([*(encode_chat(tokenizer, c) for c in chats), *(encode_document(tokenizer, t) for t in lists)],
-                     tokenizer.pad_token_id)
-    device = default_device()
-    lm.to(device)
-    batches = map(trim_padding, random_batches(data, recipe["batch_size"], seed=recipe["seed"]))
-    train(lm, batches,
-          TrainConfig(steps=recipe["steps"], lr=recipe["lr"], weight_decay=0.01, desc="toy LM", progress=progress))
-    lm.cpu().eval()
+    return [*(encode_chat(tokenizer, c) for c in chats), *(encode_document(tokenizer, t) for t in lists)]
 
-    def save(tmp: Path):
-        with _quiet_transformers():
-            lm.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
 
-    _atomic_save(path, save, folder=True)
+def length_bucketed_order(lengths: list[int], batch_size: int, steps: int, seed: int = 0,
+                          pool: int = 64) -> list[list[int]]:
+    """Indices of `steps` batches: each epoch is shuffled, cut into pools of `pool` batches,
+    each pool sorted by length and cut into batches, and the batches shuffled — so a batch
+    holds examples of similar length and pads little. Deterministic in `seed`."""
+    rng = np.random.default_rng([seed, 17])
+    lengths_arr = np.asarray(lengths)
+    batches: list[list[int]] = []
+    while len(batches) < steps:
+        order = rng.permutation(len(lengths_arr))
+        epoch = []
+        for i in range(0, len(order), batch_size * pool):
+            chunk = order[i:i + batch_size * pool]
+            chunk = chunk[np.argsort(lengths_arr[chunk], kind="stable")]
+            epoch += [chunk[j:j + batch_size].tolist() for j in range(0, len(chunk) - batch_size + 1, batch_size)]
+        if not epoch:
+            raise ValueError(f"fewer examples ({len(lengths)}) than one batch ({batch_size})")
+        batches += [epoch[j] for j in rng.permutation(len(epoch))]
+    return batches[:steps]
+
+
+def toy_lm(rebuild: bool = False, progress: bool = True, use_shipped: bool = True):
+    """(lm, tokenizer): a small Llama pretrained on toy-world text (`lm_recipe`) — question
+    answering and captions from descriptions (`lm_corpus`), and naming lists, which teach it to
+    copy from its context, as a real LLM can. Loaded with
+    `transformers.AutoModelForCausalLM.from_pretrained` from the shipped folder when it was built
+    from the current recipe (unless `use_shipped` is False), else from the cache (training the
+    recipe once if needed; `rebuild` retrains from scratch)."""
+    recipe = lm_recipe()
+    shipped = _shipped_path("toy_lm", recipe_key(recipe)) if use_shipped else None
+    if shipped is not None and not rebuild:
+        return _load_lm_float(shipped)
+    path = cache_dir() / "zoo" / f"toy-lm-{recipe_key(recipe)}"
+    if path.exists() and not rebuild:
+        return _load_lm_float(path)
+    first = {k: v for k, v in recipe.items() if not k.startswith("then")}
+    stages = sorted((k for k in recipe if k.startswith("then")), key=lambda k: (len(k), k))  # then, then2, …
+    done, lm, log = None, None, {}
+    for n in range(len(stages), -1, -1):  # the longest prefix of stages already built
+        prefix = {**first, **{k: recipe[k] for k in stages[:n]}}
+        prefix_path = cache_dir() / "zoo" / f"toy-lm-{recipe_key(prefix)}"
+        if prefix_path.exists() and not rebuild:
+            (lm, tokenizer), log, done = _load_lm_float(prefix_path), _read_log(prefix_path), n
+            break
+    if lm is None:
+        tokenizer = build_tokenizer()
+        lm = build_lm(tokenizer, recipe["hidden"], recipe["layers"], recipe["heads"], init_std=recipe["init_std"],
+                      seed=recipe["seed"])
+        log = _train_lm_stage(lm, tokenizer, first, first, cache_dir() / "zoo" / f"toy-lm-{recipe_key(first)}",
+                              "toy LM", progress, rebuild)
+        done = 0
+    offset = first["steps"] + sum(recipe[k]["steps"] for k in stages[:done])
+    for n in range(done, len(stages)):
+        prefix = {**first, **{k: recipe[k] for k in stages[:n + 1]}}
+        stage_path = cache_dir() / "zoo" / f"toy-lm-{recipe_key(prefix)}"
+        stage = _train_lm_stage(lm, tokenizer, {**first, **recipe[stages[n]]}, first, stage_path,
+                                f"toy LM, stage {n + 2}", progress, rebuild)
+        log = {"seconds": round(log.get("seconds", 0) + stage["seconds"], 1), "device": stage["device"],
+               "curve": [*log.get("curve", []), *([s + offset, v] for s, v in stage["curve"])]}
+        offset += recipe[stages[n]]["steps"]
+        _write_log(stage_path, log)
     return lm, tokenizer
+
+
+def _train_lm_stage(lm, tokenizer, stage: dict, first: dict, path: Path, desc: str, progress: bool,
+                    rebuild: bool) -> dict:
+    """Train `lm` on one stage of the LM recipe (`stage`: the first stage's settings updated with
+    this stage's), save it to `path` (a transformers folder); returns the training log."""
+    examples = lm_examples(stage, tokenizer, media_share=first["media_share"])
+    order = length_bucketed_order([len(e.input_ids) for e in examples], stage["batch_size"], stage["steps"],
+                                  seed=stage["seed"])
+
+    def batch_at(step: int):
+        return pad_batch([examples[i] for i in order[step]], tokenizer.pad_token_id)
+
+    log = _train_resumable(lm, batch_at, lambda model, batch: model(**batch).loss, stage,
+                           path.with_name(path.name + ".ckpt"), desc, progress, rebuild)
+    lm.cpu().eval()
+    _atomic_save(path, lambda tmp: _save_lm(lm, tokenizer, tmp), folder=True)
+    _write_log(path, log)
+    return log
+
+
+def _load_lm_float(path: Path):
+    with _quiet_transformers():
+        lm, tokenizer = load_lm(path, dtype=torch.float32)
+    return lm.eval(), tokenizer
+
+
+def _save_lm(lm, tokenizer, folder: Path, dtype: torch.dtype = torch.float32) -> None:
+    """save_pretrained in `dtype`; the config keeps saying float32, so from_pretrained gives an fp32
+    model whatever the stored precision."""
+    with _quiet_transformers():
+        if dtype != torch.float32:
+            import copy
+
+            lm = copy.deepcopy(lm).to(dtype)
+        lm.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["dtype"] = "float32"
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+# ---- training, saving, shipping ----------------------------------------------------------------------
+def _train_resumable(model: torch.nn.Module, batch_at: Callable[[int], Any],
+                     loss_fn: Callable[[torch.nn.Module, Any], Any], recipe: dict, checkpoint: Path, desc: str,
+                     progress: bool, restart: bool = False) -> dict:
+    """Train like `train.train` (AdamW, decay on matrices only, warmup + cosine `train.lr_at`,
+    gradient clipping at 1) for recipe["steps"] steps, batch `batch_at(step)`; every
+    CHECKPOINT_SECONDS save model, optimizer and log to `checkpoint`, and resume from it if it
+    exists (unless `restart`). Deterministic: a resumed run gives the same weights. Returns the
+    log: {"seconds", "device", "curve": [[step, loss], …]}."""
+    config = TrainConfig(steps=recipe["steps"], lr=recipe["lr"], weight_decay=recipe["weight_decay"])
+    device = default_device()
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
+         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=config.lr)
+    log = {"seconds": 0.0, "device": _device_name(device), "curve": []}
+    start_step = 0
+    if checkpoint.exists() and not restart:
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        log, start_step = state["log"], state["step"]
+    last_save = clock = time.perf_counter()
+    running = None
+    bar = tqdm(range(start_step, config.steps), desc=desc, disable=not progress, initial=start_step,
+               total=config.steps)
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, config)
+        out = loss_fn(model, _to(batch_at(step), device))
+        loss = out[0] if isinstance(out, tuple) else out
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}; lower the recipe's lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % 50 == 0 or step == config.steps - 1:
+            log["curve"].append([step, round(running, 4)])
+            bar.set_postfix(loss=f"{running:.3f}")
+        now = time.perf_counter()
+        if now - last_save > CHECKPOINT_SECONDS and step < config.steps - 1:
+            log["seconds"] += now - clock
+            clock = last_save = now
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "log": log, "step": step + 1}
+            _atomic_save(checkpoint, lambda tmp: torch.save(state, tmp))
+    log["seconds"] = round(log["seconds"] + time.perf_counter() - clock, 1)
+    checkpoint.unlink(missing_ok=True)
+    model.eval()
+    return log
+
+
+def _to(batch, device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: _to(v, device) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to(v, device) for v in batch)
+    return batch
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type}: {platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s)"
+
+
+def _contiguous(state: dict[str, torch.Tensor], dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    return {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous().clone()
+            for k, v in state.items()}
+
+
+def _write_log(path: Path, log: dict) -> None:
+    Path(str(path) + ".log.json").write_text(json.dumps(log))
+
+
+def _read_log(path: Path) -> dict:
+    log_path = Path(str(path) + ".log.json")
+    return json.loads(log_path.read_text()) if log_path.exists() else {}
+
+
+def read_manifest() -> dict:
+    """The shipped bases' manifest: {base: {file, recipe_key, sha256, bytes, train_seconds, device,
+    quality, …}} ({} when nothing is shipped)."""
+    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (names and bytes, in sorted order)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(f.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def _shipped_path(base: str, key: str) -> Path | None:
+    """The shipped file of `base` if the manifest says it was built from recipe `key` (fast mode
+    never uses shipped files: its recipes are different)."""
+    entry = read_manifest().get(base)
+    path = SHIPPED_DIR / SHIPPED_FILES[base]
+    if fast_mode() or not entry or entry.get("recipe_key") != key or not path.exists():
+        return None
+    return path
+
+
+def ship(progress: bool = True, rebuild: bool = False, bases: tuple[str, ...] = ("toy_clip", "toy_lm")) -> dict:
+    """Build every base from its current recipe (training it unless cached; `rebuild`: always) and
+    write it, in fp16, to `minivlm/zoo_weights/` with a manifest entry (quality figures are
+    added by `benchmarks/zoo.py --write`). `bases`: which to ship. Returns the manifest."""
+    if fast_mode():
+        raise RuntimeError("ship() writes the package's weights from the full recipes; unset MINIVLM_FAST")
+    SHIPPED_DIR.mkdir(exist_ok=True)
+    manifest = read_manifest()
+    for base, build, recipe in (("toy_clip", toy_clip, clip_recipe()), ("toy_lm", toy_lm, lm_recipe())):
+        if base not in bases:
+            continue
+        key = recipe_key(recipe)
+        cached = cache_dir() / "zoo" / (f"toy-clip-{key}.safetensors" if base == "toy_clip" else f"toy-lm-{key}")
+        if rebuild or not cached.exists():
+            build(rebuild=rebuild, progress=progress, use_shipped=False)
+        target = SHIPPED_DIR / SHIPPED_FILES[base]
+        if base == "toy_clip":
+            state = load_file(str(cached))
+            _atomic_save(target, lambda tmp: save_file(_contiguous(state, torch.float16), str(tmp)))
+        else:
+            lm, tokenizer = _load_lm_float(cached)
+            _atomic_save(target, lambda tmp: _save_lm(lm, tokenizer, tmp, torch.float16), folder=True)
+        log = _read_log(cached)
+        old = manifest.get(base, {})
+        manifest[base] = {
+            "file": f"minivlm/zoo_weights/{SHIPPED_FILES[base]}", "recipe_key": key, "recipe": recipe,
+            "sha256": file_sha256(target), "bytes": _size_of(target), "dtype": "float16",
+            "train_seconds": log.get("seconds"), "device": log.get("device"),
+            "quality": old.get("quality", {}) if old.get("recipe_key") == key else {},
+            "curve": log.get("curve", []),
+        }
+        write_manifest(manifest)
+    return manifest
+
+
+def write_manifest(manifest: dict) -> None:
+    """Write the manifest (sorted keys, one value per line where short) beside the weights."""
+    SHIPPED_DIR.mkdir(exist_ok=True)
+    _atomic_save(MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n"))
+
+
+def _size_of(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
 class _quiet_transformers:
@@ -166,7 +531,7 @@ class _quiet_transformers:
 def _atomic_save(path: Path, write, folder: bool = False) -> None:
     """Write to a temporary name, then rename: a half-written cache entry is never read."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent)) if folder else path.with_suffix(f".tmp{os.getpid()}")
+    tmp = Path(tempfile.mkdtemp(dir=path.parent)) if folder else path.with_name(f"{path.name}.tmp{os.getpid()}")
     write(tmp)
     if folder and path.exists():
         shutil.rmtree(path)
@@ -175,8 +540,6 @@ def _atomic_save(path: Path, write, folder: bool = False) -> None:
 
 def build_all(progress: bool = True) -> dict[str, float]:
     """Build (or load) every base; returns seconds per base. `python -m minivlm.zoo` calls it."""
-    import time
-
     seconds = {}
     for name, make in (("toy_clip", toy_clip), ("toy_lm", toy_lm)):
         start = time.perf_counter()
@@ -185,7 +548,29 @@ def build_all(progress: bool = True) -> dict[str, float]:
     return seconds
 
 
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build the course's bases (load shipped ones when current).")
+    parser.add_argument("--ship", action="store_true", help="retrain every base from its recipe (resuming a "
+                        "checkpoint if one exists) and rewrite minivlm/zoo_weights/ and its manifest")
+    parser.add_argument("--only", choices=("toy_clip", "toy_lm"), help="build (or with --ship: ship) just this base")
+    args = parser.parse_args(argv)
+    if args.only and not args.ship:
+        start = time.perf_counter()
+        {"toy_clip": toy_clip, "toy_lm": toy_lm}[args.only](use_shipped=False)
+        print(f"{args.only}: built in {time.perf_counter() - start:.0f} s into {cache_dir() / 'zoo'}")
+    elif args.ship:
+        manifest = ship(bases=(args.only,) if args.only else ("toy_clip", "toy_lm"))
+        for base, entry in ((b, manifest[b]) for b in SHIPPED_FILES if b in manifest):
+            print(f"{base}: {entry['file']} ({entry['bytes'] / 1e6:.2f} MB), trained {entry['train_seconds']} s "
+                  f"on {entry['device']}")
+        print("now measure and record the quality: python benchmarks/zoo.py --write")
+    else:
+        print(f"loading the course zoo (building what is not shipped or cached into {cache_dir()}) …")
+        for base, secs in build_all().items():
+            print(f"{base}: ready after {secs} s")
+
+
 if __name__ == "__main__":
-    print(f"building the course zoo in {cache_dir()} (once; later runs load it) …")
-    for base, secs in build_all().items():
-        print(f"{base}: ready after {secs} s")
+    main()

@@ -1,3 +1,8 @@
+import hashlib
+import time
+
+import numpy as np
+import pytest
 import torch
 
 from minivlm import zoo
@@ -21,3 +26,102 @@ def test_toy_vision_encoder_is_frozen():
     enc = zoo.toy_vision_encoder()
     assert not any(p.requires_grad for p in enc.parameters())
     assert enc(torch.randn(1, 3, 64, 64)).shape[0] == 1
+
+
+def _digests(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".log.json")}
+
+
+def test_a_recipe_builds_the_same_bytes_twice(tmp_path, monkeypatch):
+    for run in ("a", "b"):
+        monkeypatch.setenv("MINIVLM_CACHE", str(tmp_path / run))
+        zoo.toy_clip(progress=False)
+        zoo.toy_lm(progress=False)
+    a, b = _digests(tmp_path / "a"), _digests(tmp_path / "b")
+    assert len(a) >= 3 and a == b
+
+
+def test_an_interrupted_build_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIVLM_CACHE", str(tmp_path / "whole"))
+    whole = zoo.toy_clip(progress=False).state_dict()
+    monkeypatch.setenv("MINIVLM_CACHE", str(tmp_path / "cut"))
+    monkeypatch.setattr(zoo, "CHECKPOINT_SECONDS", 0)  # checkpoint after every step
+    real_batch = zoo.clip_batch
+
+    def failing_batch(recipe, step):
+        if step == 5:
+            raise KeyboardInterrupt
+        return real_batch(recipe, step)
+
+    monkeypatch.setattr(zoo, "clip_batch", failing_batch)
+    with pytest.raises(KeyboardInterrupt):
+        zoo.toy_clip(progress=False)
+    assert list((tmp_path / "cut").rglob("*.ckpt"))
+    monkeypatch.setattr(zoo, "clip_batch", real_batch)
+    resumed = zoo.toy_clip(progress=False).state_dict()
+    assert not list((tmp_path / "cut").rglob("*.ckpt"))
+    for k in whole:
+        assert torch.equal(whole[k], resumed[k]), k
+
+
+def test_placed_captions_fit_the_clip_context():
+    from minivlm.data import WorldConfig, sample_scene
+    from minivlm.vision import clip_tokenizer
+
+    tokenizer = clip_tokenizer()
+    texts = [zoo.placed_caption(sample_scene("train", k, WorldConfig(min_objects=3)), 0.5) for k in range(50)]
+    tokens = tokenizer(texts)
+    assert (tokens == tokens.max()).any(1).all()  # every caption keeps its end-of-text token
+    assert all(" at the " in t for t in texts)
+
+
+def test_lm_corpus_can_put_placeholders_before_the_context():
+    chats = zoo.lm_corpus(20, media_share=1.0, order_questions=3)
+    firsts = {c[0]["content"].split()[0] for c in chats}
+    assert firsts <= {"<video>", "<image>"}
+    plain = zoo.lm_corpus(5)
+    assert not any(c[0]["content"].startswith("<") for c in plain)
+
+
+def test_naming_lists_live_in_the_data_layer():
+    from minivlm import interleaved
+    from minivlm.data import naming
+
+    assert interleaved.naming_text is naming.naming_text
+    prompt, answer = naming.naming_prompt(np.random.default_rng(0), shots=4)
+    key = prompt.split()[-1]
+    assert f"{key} {answer} ." in prompt  # at 4 shots with 3 ways every key was named
+
+
+# ---- the shipped bases -----------------------------------------------------------------------------
+def test_shipped_files_match_their_recipes_and_hashes():
+    manifest = zoo.read_manifest()
+    assert set(zoo.SHIPPED_FILES) <= set(manifest), "no shipped bases: run `make zoo`"
+    keys = {"toy_clip": zoo.recipe_key(zoo.clip_recipe(full=True)),
+            "toy_lm": zoo.recipe_key(zoo.lm_recipe(full=True))}
+    for base, name in zoo.SHIPPED_FILES.items():
+        entry = manifest[base]
+        assert entry["recipe_key"] == keys[base], (
+            f"{base}'s recipe changed since it was shipped: run `make zoo` to retrain and ship it")
+        assert zoo.file_sha256(zoo.SHIPPED_DIR / name) == entry["sha256"], f"{name} differs from the manifest"
+        assert entry["train_seconds"] and entry["device"] and entry["quality"], f"{base}'s manifest entry is incomplete"
+
+
+def test_shipped_files_are_at_most_10_mb():
+    total = sum(p.stat().st_size for p in zoo.SHIPPED_DIR.rglob("*") if p.is_file())
+    assert 0 < total <= 10 * 2**20
+
+
+def test_full_mode_loads_the_shipped_bases_from_an_empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIVLM_FAST", "0")
+    monkeypatch.setenv("MINIVLM_CACHE", str(tmp_path))
+    monkeypatch.setattr(zoo, "_train_resumable", lambda *a, **k: pytest.fail("a shipped base was retrained"))
+    start = time.perf_counter()
+    clip = zoo.toy_clip(progress=False)
+    lm, tokenizer = zoo.toy_lm(progress=False)
+    assert time.perf_counter() - start < 30
+    assert not list(tmp_path.rglob("toy-*"))
+    assert all(p.dtype == torch.float32 for p in [*clip.parameters(), *lm.parameters()])
+    ids = torch.tensor([tokenizer("the red circle is at the top left . what colour is the circle ?").input_ids])
+    assert torch.isfinite(lm(ids).logits).all()
