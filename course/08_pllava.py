@@ -73,13 +73,15 @@ print("fast mode:", fast_mode())
 
 # %%
 NUM_FRAMES = 8
-N_TRAIN, N_TEST = pick(2400, 48), pick(300, 24)
+N_TRAIN, N_TEST = pick(2000, 48), pick(250, 24)
 SEEDS = pick([0, 1, 2], [0, 1])
-STEPS, BATCH = pick(150, 4), pick(16, 8)
+STEPS, BATCH = pick(125, 4), pick(16, 8)
+# Temporal questions are drawn twice as often as each static kind: they are the ones pooling can destroy.
+DATA_KINDS = ("colour", "shape", "count", "direction", "direction", "order", "order")
 start = time.perf_counter()
 encoder_model = build(PLLAVA)  # any preset: they share the zoo's frozen encoder
-train = precompute(encoder_model, data.make_clip_qa("train", N_TRAIN, NUM_FRAMES, kinds=KINDS))
-test = precompute(encoder_model, data.make_clip_qa("test", N_TEST, NUM_FRAMES, kinds=KINDS))
+train = precompute(encoder_model, data.make_clip_qa("train", N_TRAIN, NUM_FRAMES, kinds=DATA_KINDS))
+test = precompute(encoder_model, data.make_clip_qa("test", N_TEST, NUM_FRAMES, kinds=DATA_KINDS))
 print(f"{N_TRAIN} training and {N_TEST} test clips rendered and encoded in {time.perf_counter() - start:.1f} s;",
       "features per clip:", tuple(train[0].media[0].features.shape))
 print("test questions per kind:", {k: sum(s.kind == k for s in test) for k in KINDS})
@@ -121,7 +123,7 @@ check_adaptive_pool(my_adaptive_pool);
 # shape of our grid gives an 8-frame clip of 4 × 4 patches:
 
 # %%
-TIMES, SIDES = pick((8, 4, 2), (8, 2)), pick((4, 2, 1), (4, 2))
+TIMES, SIDES = (8, 2), (4, 2)  # the 5-minute budget cut time 4 and space 1×1 (see the end)
 print("tokens per clip   " + "  ".join(f"space {s}×{s}" for s in SIDES))
 for t in TIMES:
     print(f"time {t}:          " + "  ".join(f"{AdaptivePool(t, s, s).num_tokens(NUM_FRAMES, 16):>9}" for s in SIDES))
@@ -143,7 +145,7 @@ for t in TIMES:
 # %%
 STAGE = dataclasses.replace(TUNE, steps=STEPS, batch_size=BATCH)
 NAIVE, POOL = (NUM_FRAMES, 4), (NUM_FRAMES, 2)
-probe = test[: pick(120, 12)]  # asked along training (a subset, to keep it quick)
+probe = test[: pick(100, 12)]  # asked along training (a subset, to keep it quick)
 EVAL_EVERY = max(1, STEPS // pick(3, 2))
 
 
@@ -288,11 +290,12 @@ record.add("dominance", final_dominance)
 # %%
 for name, form in PROMPT_TEMPLATES.items():
     print(f"{name:>12}: {form}")
+asked = test[: pick(150, 24)]  # a subset of the test questions, asked in every form
 template_scores = {}
 for (t, s), label in ((NAIVE, "naive"), (POOL, "PLLaVA")):
     for name in PROMPT_TEMPLATES:
-        template_scores[(label, name)] = [template_accuracy(kept[(t, s, seed)], test, name)["all"] for seed in SEEDS]
-print("\naccuracy on every test question (mean ± s.e. over seeds):")
+        template_scores[(label, name)] = [template_accuracy(kept[(t, s, seed)], asked, name)["all"] for seed in SEEDS]
+print(f"\naccuracy on {len(asked)} test questions (mean ± s.e. over seeds):")
 for name in PROMPT_TEMPLATES:
     print(f"  {name:>12}: naive {interval(template_scores[('naive', name)])}   PLLaVA {interval(template_scores[('PLLaVA', name)])}")
 held_out = [name for name in PROMPT_TEMPLATES if name != "trained"]
@@ -381,7 +384,7 @@ check_lora(my_lora_apply, my_lora_merge);
 # **frozen** (`train=("vision_tokenizer",)`).
 
 # %%
-FULL_LR = 1e-3  # the full LM learns at a smaller rate than the adapters
+FULL_LR = 1e-3  # the full LM learns at a smaller rate than the adapters and projector
 FULL = dataclasses.replace(STAGE, name="full LM", train=("vision_tokenizer", "lm"), lr=FULL_LR)
 FROZEN = dataclasses.replace(STAGE, name="frozen LM", train=("vision_tokenizer",))
 ways = {"LoRA": [grid[(POOL[0], POOL[1], seed)] for seed in SEEDS]}
@@ -425,7 +428,7 @@ for seed in SEEDS:
     for a in alphas:
         model.set_lora_scale(a)
         for prompt in scale_scores:
-            scale_scores[prompt][a].append(template_accuracy(model, test, prompt)["all"])
+            scale_scores[prompt][a].append(template_accuracy(model, asked, prompt)["all"])
     model.set_lora_scale(train_alpha)
 for prompt, by_alpha in scale_scores.items():
     print(f"prompt '{prompt}':")

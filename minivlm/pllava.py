@@ -49,8 +49,8 @@ PLLAVA = VLMConfig(name="pllava", reducer="adaptive_pool", reducer_args={"time":
 PRESETS = {"pllava": PLLAVA}
 
 # The projector and the LM's adapters train; the encoder and the LM's own weights stay frozen.
-TUNE = Stage("pllava · video instructions", train=("vision_tokenizer", "lora"), data="clips", steps=300, lr=2e-3,
-             batch_size=32)
+TUNE = Stage("pllava · video instructions", train=("vision_tokenizer", "lora"), data="clips", steps=300, lr=6e-3,
+             batch_size=16)
 
 # Question kinds of notebook 08: three a single frame answers, two that need the frames' order.
 KINDS = ("colour", "shape", "count", "direction", "order")
