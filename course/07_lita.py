@@ -238,13 +238,15 @@ print(f"no time information (average span per question kind): mIoU {prior_scores
 #
 # LITA trains the projector **and fine-tunes the LLM** on its tasks (the vision encoder stays
 # frozen) — so do we: the toy LM has never seen a time token, and their embeddings must be
-# learnt. The encoder is frozen, so every clip is encoded once (`samples.precompute`) and each
+# learnt. LITA adds them to its tokenizer as new words; ours were reserved but never used in
+# pretraining, so `lita.init_time_tokens` first sets them to the mean word embedding, as adding
+# new words does. The encoder is frozen, so every clip is encoded once (`samples.precompute`) and each
 # variant trains on the same features. One run = one layout × one time format × one seed (the
 # seed sets the new parts' initialisation and the batch order; the data are the same).
 
 # %%
 SEEDS = (0, 1, 2)
-STAGE = replace(lita.RTL_STAGE, steps=pick(120, 3), batch_size=32)
+STAGE = replace(lita.RTL_STAGE, steps=pick(lita.RTL_STAGE.steps, 3))
 start = time.perf_counter()
 train_rtl, test_rtl = precompute(model, train_rtl), precompute(model, test_rtl)
 print(f"encoded {len(all_media(train_rtl)) + len(all_media(test_rtl))} clips × {T} frames once in "
@@ -257,6 +259,7 @@ def run(layout: str, time_format: str, seed: int):
     """Train one variant; returns the model, its test answers and spans, and its scores."""
     m = build("lita", reducer_args=lita.LAYOUTS[layout], seed=seed)
     m.fit_standardizer(all_media(train_rtl))
+    lita.init_time_tokens(m, T)
     history = run_stage(m, STAGE, train_by_format[time_format], seed=seed, progress=False)
     answers, spans = lita.localize(m, test_by_format[time_format], time_format)
     scores = lita.rtl_scores(test_by_format[time_format], answers, spans)

@@ -207,3 +207,16 @@ def test_the_iou_check_rejects(name, monkeypatch):
     monkeypatch.setenv("MINIVLM_STRICT_CHECKS", "1")
     with pytest.raises(CheckFailed):
         check_iou(WRONG_IOU[name])
+
+
+def test_time_tokens_start_as_new_words():
+    from minivlm.lita import init_time_tokens
+    from minivlm.lm import time_tokens
+
+    model = build("lita")
+    ids = model.tokenizer.convert_tokens_to_ids(time_tokens(16))
+    weight = model.lm.get_input_embeddings().weight
+    init_time_tokens(model, 16)
+    others = [i for i in range(weight.shape[0]) if i not in set(ids)]
+    torch.testing.assert_close(weight[ids], weight[others].mean(0).expand(len(ids), -1))
+    assert not torch.equal(weight[ids[0]], model.lm.get_input_embeddings().weight[ids[-1] + 1])
