@@ -2,6 +2,7 @@
 
     python benchmarks/audio.py                  # the bases of the current mode (zoo / cache), measured
     python benchmarks/audio.py --train          # train each recipe here and measure it (no cache)
+    python benchmarks/audio.py --write          # also record the figures in minivlm/zoo_weights/manifest.json
     python benchmarks/audio.py --train --steps 600 --windows 3000   # a smaller recipe, for tuning
 
 Held-out windows come from other random streams than the training pool; for 'speech' they are
@@ -19,6 +20,7 @@ import time
 import torch
 
 from minivlm.audio import AUDIO_BASES, audio_recipe, base_accuracy, train_base, window_set
+from minivlm.runtime import fast_mode
 
 
 def measure(base: str, model, n: int = 2000) -> dict[str, float]:
@@ -34,7 +36,10 @@ def main() -> None:
     parser.add_argument("--windows", type=int)
     parser.add_argument("--only", choices=AUDIO_BASES)
     parser.add_argument("--held-out", type=int, default=2000, help="held-out windows per base")
+    parser.add_argument("--write", action="store_true", help="record the figures in the zoo's manifest")
     args = parser.parse_args()
+    if args.write and (args.train or fast_mode()):
+        raise SystemExit("--write records the shipped full-mode bases' quality: unset MINIVLM_FAST, no --train")
     torch.manual_seed(0)
     out = {}
     for base in [args.only] if args.only else AUDIO_BASES:
@@ -46,11 +51,21 @@ def main() -> None:
         else:
             from minivlm import zoo
 
-            model = zoo.toy_audio(base)
+            model = zoo.toy_audio(base, progress=False)
         seconds = time.perf_counter() - start
         out[base] = {"held_out": measure(base, model, args.held_out), "seconds": round(seconds, 1),
                      "recipe": recipe, "threads": torch.get_num_threads()}
         print(json.dumps({base: out[base]}), flush=True)
+        if args.write:
+            from minivlm import zoo
+
+            manifest = zoo.read_manifest()
+            entry = manifest.get(f"toy_audio_{base}")
+            if entry is None or entry.get("recipe_key") != zoo.recipe_key(recipe):
+                raise SystemExit(f"the shipped {base} base is not from the current recipe: python -m minivlm.zoo --ship")
+            entry["quality"] = {**out[base]["held_out"], "held_out_windows": args.held_out,
+                                "target": "accuracy >= 0.95"}
+            zoo.write_manifest(manifest)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ the feature dimension (video-SALMONN concatenates Whisper's and BEATs' features 
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Sequence
 
@@ -317,8 +316,8 @@ def audio_recipe(base: str, full: bool | None = None) -> dict:
         raise ValueError(f"unknown audio base {base!r}; use one of {AUDIO_BASES}")
     if full is None:
         full = not fast_mode()
-    return {"base": base, "width": 64, "layers": 2, "heads": 4, "windows": 6000 if full else 64,
-            "steps": 1200 if full else 4, "batch_size": 64 if full else 16, "lr": 2e-3, "weight_decay": 0.01,
+    return {"base": base, "width": 64, "layers": 2, "heads": 4, "windows": 4000 if full else 64,
+            "steps": 800 if full else 4, "batch_size": 64 if full else 16, "lr": 2e-3, "weight_decay": 0.01,
             "seed": 0}
 
 
@@ -345,34 +344,12 @@ def build_audio_encoder(config, pretrained: bool = True) -> AudioEncoder:
     if unknown:
         raise ValueError(f"unknown audio base(s) {sorted(unknown)}; use some of {AUDIO_BASES}")
     if pretrained and config.audio_weights == "zoo":
-        bases = {name: toy_audio(name) for name in config.audio}
+        from . import zoo
+
+        bases = {name: zoo.toy_audio(name, progress=False) for name in config.audio}
     elif pretrained and config.audio_weights is not None:
         raise ValueError(f"audio_weights must be 'zoo' or None, got {config.audio_weights!r}")
     else:
         bases = {name: new_base(name, audio_recipe(name)) for name in config.audio}
     return AudioEncoder(bases, config.audio_segments, config.audio_segment_seconds, config.audio_pool)
 
-
-def toy_audio(base: str, rebuild: bool = False, progress: bool = False) -> AudioNet:
-    """The course's pretrained audio base `base` ('sound' or 'speech'), trained from its recipe
-    once into the cache (`minivlm.runtime.cache_dir`) and loaded from there afterwards."""
-    import hashlib
-    import json
-
-    from safetensors.torch import load_file, save_file
-
-    from .runtime import cache_dir
-
-    recipe = audio_recipe(base)
-    key = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
-    path = cache_dir() / "zoo" / f"toy-audio-{base}-{key}.safetensors"
-    if path.exists() and not rebuild:
-        model = new_base(base, recipe)
-        model.load_state_dict(load_file(str(path)))
-        return model.requires_grad_(False).eval()
-    model = train_base(recipe, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
-    return model

@@ -46,7 +46,9 @@ from .vision import TOY_CLIP, VisionEncoder, clip_tokenizer, create_clip, toy_te
 ZOO_VERSION = 3
 SHIPPED_DIR = Path(__file__).parent / "zoo_weights"
 MANIFEST = SHIPPED_DIR / "manifest.json"
-SHIPPED_FILES = {"toy_clip": "toy-clip.safetensors", "toy_lm": "toy-lm"}
+SHIPPED_FILES = {"toy_clip": "toy-clip.safetensors", "toy_lm": "toy-lm",
+                 # the audio bases of notebook 05 (minivlm.audio): event sounds and noises, spoken words
+                 "toy_audio_sound": "toy-audio-sound.safetensors", "toy_audio_speech": "toy-audio-speech.safetensors"}
 CHECKPOINT_SECONDS = 180  # a long build saves a resumable checkpoint this often
 
 
@@ -363,6 +365,52 @@ def _save_lm(lm, tokenizer, folder: Path, dtype: torch.dtype = torch.float32) ->
     (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
+# ---- the audio bases (notebook 05) -------------------------------------------------------------------
+def toy_audio(base: str, rebuild: bool = False, progress: bool = True, use_shipped: bool = True):
+    """The course's audio base 'sound' (which of the events' sounds and off-screen noises a window
+    holds: BEATs' role) or 'speech' (which word the voice says: Whisper's role) — an
+    `audio.AudioNet` trained from `audio.audio_recipe(base)` on one-second windows of toy-world
+    audio (`audio.train_base`). Loads the shipped file when it was built from the current recipe
+    (unless `use_shipped` is False), else the cached build, else trains the recipe once into the
+    cache; `rebuild` retrains from scratch. log-mel (B, 64, 100) → frames (B, 50, 64)."""
+    from . import audio
+
+    recipe = audio.audio_recipe(base)
+    key = recipe_key(recipe)
+    shipped = _shipped_path(f"toy_audio_{base}", key) if use_shipped else None
+    path = _cache_path(f"toy_audio_{base}", key)
+    model = audio.new_base(base, recipe)
+    source = next((p for p in (shipped, path) if p is not None and p.exists()), None)
+    if source is not None and not rebuild:
+        model.load_state_dict({k: v.float() for k, v in load_file(str(source)).items()})
+        return model.requires_grad_(False).eval()
+    start = time.perf_counter()
+    model = audio.train_base(recipe, progress)  # a few minutes: the shared loop, no checkpoints
+    log = {"seconds": round(time.perf_counter() - start, 1), "device": _device_name(default_device()), "curve": []}
+    _atomic_save(path, lambda tmp: save_file(_contiguous(model.state_dict()), str(tmp)))
+    _write_log(path, log)
+    return model
+
+
+def _cache_path(base: str, key: str) -> Path:
+    """Where the cache keeps the build of `base` from recipe `key`."""
+    name = {"toy_clip": f"toy-clip-{key}.safetensors", "toy_lm": f"toy-lm-{key}"}.get(
+        base, f"{base.replace('_', '-')}-{key}.safetensors")
+    return cache_dir() / "zoo" / name
+
+
+def _recipes() -> dict[str, tuple[Callable, dict]]:
+    """Every shipped base: (its builder, its current recipe)."""
+    from functools import partial
+
+    from .audio import AUDIO_BASES, audio_recipe
+
+    out = {"toy_clip": (toy_clip, clip_recipe()), "toy_lm": (toy_lm, lm_recipe())}
+    for name in AUDIO_BASES:
+        out[f"toy_audio_{name}"] = (partial(toy_audio, name), audio_recipe(name))
+    return out
+
+
 # ---- training, saving, shipping ----------------------------------------------------------------------
 def _train_resumable(model: torch.nn.Module, batch_at: Callable[[int], Any],
                      loss_fn: Callable[[torch.nn.Module, Any], Any], recipe: dict, checkpoint: Path, desc: str,
@@ -473,7 +521,7 @@ def _shipped_path(base: str, key: str) -> Path | None:
     return path
 
 
-def ship(progress: bool = True, rebuild: bool = False, bases: tuple[str, ...] = ("toy_clip", "toy_lm")) -> dict:
+def ship(progress: bool = True, rebuild: bool = False, bases: tuple[str, ...] = tuple(SHIPPED_FILES)) -> dict:
     """Build every base from its current recipe (training it unless cached; `rebuild`: always) and
     write it, in fp16, to `minivlm/zoo_weights/` with a manifest entry (quality figures are
     added by `benchmarks/zoo.py --write`). `bases`: which to ship. Returns the manifest."""
@@ -481,15 +529,15 @@ def ship(progress: bool = True, rebuild: bool = False, bases: tuple[str, ...] = 
         raise RuntimeError("ship() writes the package's weights from the full recipes; unset MINIVLM_FAST")
     SHIPPED_DIR.mkdir(exist_ok=True)
     manifest = read_manifest()
-    for base, build, recipe in (("toy_clip", toy_clip, clip_recipe()), ("toy_lm", toy_lm, lm_recipe())):
+    for base, (build, recipe) in _recipes().items():
         if base not in bases:
             continue
         key = recipe_key(recipe)
-        cached = cache_dir() / "zoo" / (f"toy-clip-{key}.safetensors" if base == "toy_clip" else f"toy-lm-{key}")
+        cached = _cache_path(base, key)
         if rebuild or not cached.exists():
             build(rebuild=rebuild, progress=progress, use_shipped=False)
         target = SHIPPED_DIR / SHIPPED_FILES[base]
-        if base == "toy_clip":
+        if base != "toy_lm":  # one safetensors file
             state = load_file(str(cached))
             _atomic_save(target, lambda tmp: save_file(_contiguous(state, torch.float16), str(tmp)))
         else:
@@ -541,7 +589,7 @@ def _atomic_save(path: Path, write, folder: bool = False) -> None:
 def build_all(progress: bool = True) -> dict[str, float]:
     """Build (or load) every base; returns seconds per base. `python -m minivlm.zoo` calls it."""
     seconds = {}
-    for name, make in (("toy_clip", toy_clip), ("toy_lm", toy_lm)):
+    for name, (make, _) in _recipes().items():
         start = time.perf_counter()
         make(progress=progress)
         seconds[name] = round(time.perf_counter() - start, 1)
@@ -554,14 +602,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the course's bases (load shipped ones when current).")
     parser.add_argument("--ship", action="store_true", help="retrain every base from its recipe (resuming a "
                         "checkpoint if one exists) and rewrite minivlm/zoo_weights/ and its manifest")
-    parser.add_argument("--only", choices=("toy_clip", "toy_lm"), help="build (or with --ship: ship) just this base")
+    parser.add_argument("--only", choices=tuple(SHIPPED_FILES), help="build (or with --ship: ship) just this base")
     args = parser.parse_args(argv)
     if args.only and not args.ship:
         start = time.perf_counter()
-        {"toy_clip": toy_clip, "toy_lm": toy_lm}[args.only](use_shipped=False)
+        _recipes()[args.only][0](use_shipped=False)
         print(f"{args.only}: built in {time.perf_counter() - start:.0f} s into {cache_dir() / 'zoo'}")
     elif args.ship:
-        manifest = ship(bases=(args.only,) if args.only else ("toy_clip", "toy_lm"))
+        manifest = ship(bases=(args.only,) if args.only else tuple(SHIPPED_FILES))
         for base, entry in ((b, manifest[b]) for b in SHIPPED_FILES if b in manifest):
             print(f"{base}: {entry['file']} ({entry['bytes'] / 1e6:.2f} MB), trained {entry['train_seconds']} s "
                   f"on {entry['device']}")

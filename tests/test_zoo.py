@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from minivlm import zoo
+from minivlm.audio import AUDIO_BASES, audio_recipe
 
 
 def test_toy_clip_is_built_once_then_loaded_identically():
@@ -99,7 +100,8 @@ def test_shipped_files_match_their_recipes_and_hashes():
     manifest = zoo.read_manifest()
     assert set(zoo.SHIPPED_FILES) <= set(manifest), "no shipped bases: run `make zoo`"
     keys = {"toy_clip": zoo.recipe_key(zoo.clip_recipe(full=True)),
-            "toy_lm": zoo.recipe_key(zoo.lm_recipe(full=True))}
+            "toy_lm": zoo.recipe_key(zoo.lm_recipe(full=True)),
+            **{f"toy_audio_{n}": zoo.recipe_key(audio_recipe(n, full=True)) for n in AUDIO_BASES}}
     for base, name in zoo.SHIPPED_FILES.items():
         entry = manifest[base]
         assert entry["recipe_key"] == keys[base], (
