@@ -171,7 +171,7 @@ for w in caught:
 encoder_quality = {}
 for name in audio.AUDIO_BASES:
     mel, labels = audio.window_set(name, pick(600, 32), seed=1, held_out=True)
-    encoder_quality[name] = audio.base_accuracy(audio.toy_audio(name), name, mel, labels)
+    encoder_quality[name] = audio.base_accuracy(minivlm.zoo.toy_audio(name), name, mel, labels)
     print(f"{name:>6} encoder, held-out windows: " + ", ".join(f"{k} {v:.3f}" for k, v in encoder_quality[name].items()))
 record.add("audio_encoders_held_out", encoder_quality)
 
@@ -289,7 +289,7 @@ print("tokens per clip:", {m: model.num_tokens(item) for m, item in (("audio", c
 # says red and three . a buzz is heard .") — stage 2 asks the questions.
 
 # %%
-N_TRAIN, N_TEST = pick(1000, 24), pick(300, 16)
+N_TRAIN, N_TEST = pick(600, 24), pick(240, 16)
 start = time.perf_counter()
 train_set = av_data(model, "train", N_TRAIN)
 test_set = av_data(model, "test", N_TEST)
@@ -313,7 +313,7 @@ print("chance (the most common answer of each kind):", {k: round(v, 2) for k, v 
 
 # %%
 SEEDS = pick((0, 1, 2), (0, 1))
-S1, S2, BATCH = pick(100, 2), pick(250, 3), pick(32, 8)
+S1, S2, BATCH = pick(100, 2), pick(250, 3), pick(16, 8)
 VARIANTS = {
     "video-llama": (VIDEO_LLAMA, True),
     "no audio branch": (VIDEO_LLAMA.replace(audio=()), False),
