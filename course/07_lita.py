@@ -225,7 +225,9 @@ lita.check_iou(my_iou)
 # The package's metrics are `eval.temporal_iou` and `eval.localization_scores`. The floor
 # without any look at the video — **no time information** — is the training set's average
 # relative span for each kind of question (visible / moving / still / colour), scaled to each
-# clip (`lita.prior_spans`): what a model that ignored the frames could learn at best.
+# clip (`lita.prior_spans`): what a model that ignored the frames could learn at best. Being
+# scaled to each clip, it knows the clip's length — which a model answering in seconds is never
+# told, so for the seconds format this floor is generous.
 
 # %%
 prior = lita.prior_spans(train_rtl, test_rtl)
