@@ -49,7 +49,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from minivlm import audio, build, data, fast_mode, pick, plot, seed_everything
+from minivlm import audio, build, data, fast_mode, pick, plot, seed_everything, zoo
 from minivlm.data.soundtrack import VARIANTS
 from minivlm.eval import evaluate, leaderboard
 from minivlm.media import Media, MissingAudioError
@@ -171,7 +171,7 @@ for w in caught:
 encoder_quality = {}
 for name in audio.AUDIO_BASES:
     mel, labels = audio.window_set(name, pick(600, 32), seed=1, held_out=True)
-    encoder_quality[name] = audio.base_accuracy(minivlm.zoo.toy_audio(name), name, mel, labels)
+    encoder_quality[name] = audio.base_accuracy(zoo.toy_audio(name), name, mel, labels)
     print(f"{name:>6} encoder, held-out windows: " + ", ".join(f"{k} {v:.3f}" for k, v in encoder_quality[name].items()))
 record.add("audio_encoders_held_out", encoder_quality)
 
