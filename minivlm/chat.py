@@ -53,7 +53,7 @@ def count_placeholders(text: str) -> int:
 
 def encode_chat(tokenizer, messages: Sequence[Message], tokens_per_media: int | Sequence[int] = 1,
                 num_media: int | None = None, add_generation_prompt: bool = False) -> EncodedChat:
-    """Tokenize a conversation for a VLM.
+    """Tokenize a conversation for a VLM (label masking built in notebook 03).
 
     Each media placeholder is expanded to `tokens_per_media` copies of itself (an int for all,
     or one count per placeholder in order), so the model can write that many visual

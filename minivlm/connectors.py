@@ -10,7 +10,7 @@ from torch import nn
 
 
 class Linear(nn.Module):
-    """LLaVA's projector: one linear map per token."""
+    """LLaVA's projector: one linear map per token. Built in notebook 03."""
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
@@ -22,7 +22,7 @@ class Linear(nn.Module):
 
 
 class MLP(nn.Module):
-    """LLaVA-1.5's projector: Linear → GELU → Linear, per token."""
+    """LLaVA-1.5's projector: Linear → GELU → Linear, per token. Built in notebook 03."""
 
     def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None):
         super().__init__()

@@ -35,7 +35,7 @@ def _check_frames(x: torch.Tensor) -> None:
 
 
 class SpatioTemporalPool(nn.Module):
-    """Video-ChatGPT's spatio-temporal pooling (Maaz et al., 2023).
+    """Video-ChatGPT's spatio-temporal pooling (Maaz et al., 2023). Built in notebook 04.
 
     Average over space in each frame → T "temporal" tokens (what the whole frame looks like at
     each moment); average over time at each patch → P "spatial" tokens (what each place looks
@@ -57,6 +57,7 @@ class SpatioTemporalPool(nn.Module):
 
 class ValleyTemporal(nn.Module):
     """Valley's temporal modelling module, the transformer variant (Luo et al., 2023, "v3").
+    Built in notebook 04.
 
     Valley's first module averaged each patch over time (P tokens) and added one global token
     per frame (T tokens); averaging loses the order of frames ("temporal confusion"). The third

@@ -266,7 +266,7 @@ def clip_loss_fn(name: str = TOY_CLIP, kind: str = "clip"):
 
 
 def patchify(pixels: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """Cut images into non-overlapping square patches, row by row.
+    """Cut images into non-overlapping square patches, row by row (built in notebook 01).
 
     pixels (B, C, H, W) → patches (B, N, patch_size * patch_size * C), N = (H/p) * (W/p);
     each patch flattened channel-last (p, p, C). What a ViT's patch embedding sees.
