@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Tests use their own cache, so a smoke-size zoo never mixes with the course's real one.
+# Tests run two workers with one thread each (two torch threads per worker on 2 cores thrash), and
+# use their own cache, so a smoke-size zoo never mixes with the course's real one.
 TEST_CACHE ?= $(CURDIR)/.cache/test
 
 .PHONY: setup zoo lab test test-unit results benchmark clean
@@ -27,11 +28,11 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 test: setup
-	MINIVLM_FAST=1 MINIVLM_STRICT_CHECKS=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 \
+	OMP_NUM_THREADS=1 MINIVLM_FAST=1 MINIVLM_STRICT_CHECKS=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 \
 		$(PY) -m pytest -q -n 2 tests --nbmake notebooks solutions --nbmake-timeout=600
 
 test-unit: setup
-	MINIVLM_FAST=1 MINIVLM_STRICT_CHECKS=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
+	OMP_NUM_THREADS=1 MINIVLM_FAST=1 MINIVLM_STRICT_CHECKS=1 MINIVLM_CACHE=$(TEST_CACHE) HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests
 
 # Every notebook (solved) in full mode: each writes results/NN.json; then the README's table is rebuilt.
 results: setup

@@ -70,7 +70,8 @@ def machine() -> dict[str, Any]:
     device = default_device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     return {"device": device.type, "name": name, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
+            "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+            "load_average": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None}
 
 
 class Record:

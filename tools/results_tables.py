@@ -25,7 +25,8 @@ def table(folder: Path = ROOT / "results") -> str:
     for path in sorted(folder.glob("[0-9][0-9].json")):
         data = json.loads(path.read_text())
         m = data["machine"]
-        run = f"{data['wall_seconds']:.0f} s on {m['cpu_cores']} {m['device'].upper()} cores, {data['date']}" \
+        shared = f", load {m['load_average']}" if (m.get("load_average") or 0) > m["cpu_cores"] else ""
+        run = f"{data['wall_seconds']:.0f} s on {m['cpu_cores']} CPU cores (torch threads: {m['torch_threads']}{shared}), {data['date']}" \
             if m["device"] == "cpu" else f"{data['wall_seconds']:.0f} s on {m['name']}, {data['date']}"
         for h in data["figures"].get("headlines", []):
             rows.append(f"| {data['notebook']} | {h['claim']} | {h['measured']} | {VERDICT[h['reproduces']]} | {run} |")
