@@ -397,12 +397,12 @@ for name in results:
 
 def better(a, b) -> bool:
     (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
-    return ma - mb > 2 * np.hypot(sa, sb)
+    return bool(ma - mb > 2 * np.hypot(sa, sb))
 
 
 def holds(a, b) -> bool:
     (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
-    return ma >= mb - 2 * np.hypot(sa, sb)
+    return bool(ma >= mb - 2 * np.hypot(sa, sb))
 
 
 record.headline("audio questions (noise, speech) need the audio branch: with vs without",
