@@ -100,7 +100,10 @@ class Record:
         path = Path(folder) if folder is not None else results_dir()
         path.mkdir(parents=True, exist_ok=True)
         data = {"notebook": self.notebook, "date": datetime.date.today().isoformat(), "machine": machine(),
-                "wall_seconds": round(time.perf_counter() - self.start, 1), "figures": self.figures}
+                "wall_seconds": round(time.perf_counter() - self.start, 1),
+                # the kernel's CPU time (all its threads) since it started: what the run costs a
+                # machine of its own, whatever else shared this one
+                "cpu_seconds": round(time.process_time(), 1), "figures": self.figures}
         out = path / f"{self.notebook}.json"
         out.write_text(json.dumps(data, indent=2) + "\n")
         return out

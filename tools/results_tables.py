@@ -26,7 +26,9 @@ def table(folder: Path = ROOT / "results") -> str:
         data = json.loads(path.read_text())
         m = data["machine"]
         shared = f", load {m['load_average']}" if (m.get("load_average") or 0) > m["cpu_cores"] else ""
-        run = f"{data['wall_seconds']:.0f} s on {m['cpu_cores']} CPU cores (torch threads: {m['torch_threads']}{shared}), {data['date']}" \
+        cpu = data.get("cpu_seconds", data["figures"].get("cpu_seconds"))
+        cpu = f", {cpu:.0f} s CPU" if cpu is not None else ""
+        run = f"{data['wall_seconds']:.0f} s wall{cpu} on {m['cpu_cores']} CPU cores (torch threads: {m['torch_threads']}{shared}), {data['date']}" \
             if m["device"] == "cpu" else f"{data['wall_seconds']:.0f} s on {m['name']}, {data['date']}"
         for h in data["figures"].get("headlines", []):
             rows.append(f"| {data['notebook']} | {h['claim']} | {h['measured']} | {VERDICT[h['reproduces']]} | {run} |")
