@@ -394,10 +394,13 @@ b.legend(fontsize=7, ncol=2);
 # ## 7 · The headline: few-shot in-context learning
 #
 # Held-out attribute episodes on stills from the **test** split, the same number for each
-# attribute. For each number of shots we let the model continue after the query image, and count the
-# answer right when its first token (greedy) is the first word of the right answer ("top" for "top
-# left"): the last position's next-token scores of a left-padded batch. With 0 shots nothing in the
-# prompt says which attribute is asked.
+# attribute. For each number of shots we let the model continue after the query image (greedy, a
+# few tokens) and count the answer right when it is the *whole* right answer ("top left", not just
+# "top"). With 0 shots nothing in the prompt says which attribute is asked.
+#
+# Two reference lines. **Chance** (dashed) is a model that always gives each attribute's most
+# common answer. A model that *sees perfectly* but does not know which attribute is asked would
+# name the right one 1 time in 3 — that is not chance, it is what the examples must fix.
 
 # %%
 SHOTS = (0, 1, 2, 4, 8)
@@ -409,17 +412,18 @@ held_out = {attribute: {k: [interleaved.attribute_episode(*test_stills, eval_rng
             for attribute in interleaved.ATTRIBUTES}
 
 
-def first_token_accuracy(model, episodes):
-    """How often the greedy first token after each prompt is the first word of its answer."""
+def answer_accuracy(model, episodes, max_new_tokens: int = 3):
+    """How often the greedy continuation after each prompt, up to its first ' .', is the whole answer."""
+    batch = collate(model, episodes, side="left")
     with torch.no_grad():
-        logits = model(**collate(model, episodes, side="left")).logits[:, -1]
-    want = torch.tensor(model.tokenizer.convert_tokens_to_ids([e.answer.split()[0] for e in episodes]))
-    return (logits.argmax(-1) == want).float().mean().item()
+        new = model.generate(batch["input_ids"], batch["attention_mask"], batch["media"], max_new_tokens=max_new_tokens)
+    said = [model.decode(row).split(" .")[0].strip() for row in new]
+    return float(np.mean([s == e.answer for s, e in zip(said, episodes)]))
 
 
 def few_shot_accuracy(model, attributes=interleaved.ATTRIBUTES):
     """{shots: accuracy} over the held-out episodes of the given attributes."""
-    return {k: first_token_accuracy(model, [e for a in attributes for e in held_out[a][k]]) for k in SHOTS}
+    return {k: answer_accuracy(model, [e for a in attributes for e in held_out[a][k]]) for k in SHOTS}
 
 
 at_init = build("flamingo")  # gates at 0: exactly the frozen LM, whatever it sees
@@ -428,8 +432,13 @@ for name, c in curve.items():
     print(f"{name:38s}", "  ".join(f"{k}-shot {v:.2f}" for k, v in c.items()))
 
 # %%
-plot.shot_curves(curve, chance=1 / 3).set_title("few-shot: the examples say which attribute to name\n"
-                                                "(dashed: the right attribute by chance, 1 in 3)", fontsize=9);
+from minivlm.eval import chance_by_kind  # noqa: E402
+
+queries = [e for a in interleaved.ATTRIBUTES for e in held_out[a][0]]
+attribute_chance = chance_by_kind([e.answer for e in queries], [e.kind for e in queries])
+print("chance (each attribute's most common answer):", {k: round(v, 2) for k, v in attribute_chance.items()})
+plot.shot_curves(curve, chance=attribute_chance["all"]).set_title(
+    "few-shot: the examples say which attribute to name\n(dashed: chance, the most common answer)", fontsize=9);
 
 # %% [markdown]
 # Read the curve. With 0 shots the model does not know what is asked and says whatever its training
@@ -472,8 +481,8 @@ def in_words(episode):
     return Sample([], text=text, answer=episode.answer)
 
 
-naming_curve = {k: first_token_accuracy(model, episodes) for k, episodes in naming.items()}
-text_curve = {k: first_token_accuracy(at_init, [in_words(e) for e in episodes])  # no media: the plain LM
+naming_curve = {k: answer_accuracy(model, episodes) for k, episodes in naming.items()}
+text_curve = {k: answer_accuracy(at_init, [in_words(e) for e in episodes])  # no media: the plain LM
               for k, episodes in naming.items()}
 print(in_words(naming[4][0]).text, "→", naming[4][0].answer)
 print("Flamingo, names shown with images:", "  ".join(f"{k}-shot {v:.2f}" for k, v in naming_curve.items()))
@@ -581,10 +590,18 @@ plt.title("text-only ability after multimodal training", fontsize=9);
 
 # %% [markdown]
 # With the LM frozen, its weights are untouched and text without images gives the toy LM's answers.
-# With the LM unfrozen, the same training rewrites the LM for the new documents — compare the bars
-# (the full-mode run prints both). Flamingo's ablation measured the trade (62.7 instead of 70.7
-# overall when the LM was fine-tuned): look for it here — a little gained on the few-shot task, much
-# of the text QA lost.
+# With the LM unfrozen, the same training rewrites the LM for the new documents. Be careful with the
+# paper here: Flamingo's ablation (Table 3) found that fine-tuning the LM lowered its **image-task**
+# scores (62.7 instead of 70.7 overall) — forgetting what the LM knew cost it on the very tasks it
+# was trained for, at the scale of its web data. We measure two things, one seed: the image task
+# (4-shot attribute episodes) and the text QA the LM knew. The cell prints which way each moved;
+# where the image task does *not* drop, our result differs from the paper's, and the reason is the
+# scale: our training documents are the test's own format, so a free LM can only fit them better.
+
+# %%
+for task in ("4-shot attribute", "text-only QA"):
+    a, b = forgetting["Flamingo, LM frozen (= the toy LM)"][task], forgetting["Flamingo, LM unfrozen"][task]
+    print(f"{task:17s}: frozen {a:.2f} → unfrozen {b:.2f} ({'dropped' if b < a else 'did not drop'}; one seed)")
 #
 # ## 9 · Ablation: the tanh gating
 #
@@ -649,9 +666,11 @@ with torch.no_grad():
 #   embeddings are what lets it tell a clip from the same clip played backwards.
 # - Gated cross-attention blocks, wrapped around a frozen transformers LM, start as the identity
 #   (tanh(0) = 0: the logits equal the frozen LM's bit for bit) and open their gates as they learn.
-# - Few-shot in-context learning: trained only on interleaved documents, the miniature Flamingo
-#   can pick up from the examples in its prompt *which* attribute to name — compare its held-out
-#   accuracy from 0 to 1 shot and more with chance (section 7).
+# - Few-shot in-context learning: the miniature Flamingo learns to take *which* attribute to name
+#   from the examples in its prompt — compare its held-out accuracy from 0 to 1 shot and more with
+#   chance (section 7). Be clear about what that shows: 35 % of its training documents are attribute
+#   episodes in exactly the test's format, so the few-shot *format* is trained here, on held-out
+#   images; in Flamingo it emerged from web pages that were never built as episodes.
 # - Names defined in the prompt are harder: the toy LM can bind them when the examples are told in
 #   words, but passing its images to that skill is another matter; at the marker the LM's gradient
 #   need not point towards the colour word (section 7). At toy scale on a CPU, the printed curves
