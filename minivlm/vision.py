@@ -277,3 +277,29 @@ def patchify(pixels: torch.Tensor, patch_size: int) -> torch.Tensor:
         raise ValueError(f"image size {h}x{w} is not a multiple of the patch size {p}")
     x = pixels.reshape(b, c, h // p, p, w // p, p)
     return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)
+
+
+# ---- notebook 01's exercise checks --------------------------------------------------------------
+def check_patchify(learner: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
+    """Notebook 01, exercise 1: images (B, C, H, W) → patches (B, N, p·p·C), against `patchify`."""
+    from .checks import compare
+
+    example = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    return compare("patchify", learner, patchify,
+                   [(example, 4), (example, 2), (torch.randn(1, 3, 64, 64, generator=g), 16)])
+
+
+def check_clip_loss(learner: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Notebook 01, exercise 2: the symmetric contrastive loss of normalised embeddings (B, E) at
+    a scale, against open_clip's `ClipLoss`."""
+    from .checks import compare
+
+    g = torch.Generator().manual_seed(0)
+    cases = []
+    for b, scale in ((2, 10.0), (5, 1.0), (16, 30.0)):
+        image = F.normalize(torch.randn(b, 8, generator=g), dim=-1)
+        text = F.normalize(torch.randn(b, 8, generator=g), dim=-1)
+        text[0] = image[0]  # one pair that matches, so the two directions of the loss differ
+        cases.append((image, text, torch.tensor(scale)))
+    return compare("symmetric contrastive loss", learner, lambda i, t, s: open_clip.ClipLoss()(i, t, s), cases)

@@ -155,3 +155,27 @@ def read_audio(path: str | Path, sample_rate: int = 16_000) -> np.ndarray:
             "audio or is corrupt: write it with write_video(..., audio=track)"
         ) from None
     return reader[:].asnumpy().reshape(-1).astype(np.float32)
+
+
+# ---- notebook 00's exercise checks --------------------------------------------------------------
+def check_uniform_indices(learner) -> bool:
+    """Notebook 00, exercise 1: uniform sampling, against `uniform_indices` — the middle frame of
+    each of n equal segments, and a clear refusal of a clip shorter than n frames."""
+    from ..checks import compare, report
+
+    def refuses_short_clips():
+        try:
+            learner(4, 8)
+        except ValueError:
+            return None
+        return "a clip of 4 frames with n=8 should raise ValueError"
+
+    return (compare("uniform sampling", learner, uniform_indices, [(32, 8), (32, 4), (10, 3), (7, 7), (100, 16)])
+            and report("uniform sampling refuses short clips", refuses_short_clips))
+
+
+def check_fps_indices(learner) -> bool:
+    """Notebook 00, exercise 2: fixed-rate sampling, against `fps_indices`."""
+    from ..checks import compare
+
+    return compare("fps sampling", learner, fps_indices, [(32, 8, 2), (32, 8, 1), (100, 25, 3), (30, 30, 4), (10, 8, 3)])
