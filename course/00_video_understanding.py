@@ -250,6 +250,19 @@ for n in frame_counts:
 record.add("appearance_error_seconds", {str(n): errors[n] for n in frame_counts})
 
 # %% [markdown]
+# ### Try it — longer clips
+# *Predict first*: with 8-second clips instead of 4 (`WorldConfig(duration=8.0)`), what happens to
+# the error at 8 uniform frames — the same, twice as large, or something else? Write your guess
+# down, then run the cell. Change `DURATION` and the frame counts and try again.
+
+# %%
+DURATION = 8.0
+longer = [data.sample_scenes("val", N_SCENES, data.WorldConfig(duration=DURATION), start=k * N_SCENES) for k in range(3)]
+for n in (8, 16):
+    print(f"{DURATION:.0f} s clips, {n:2d} frames: {interval([appearance_error(s, n) for s in longer])} s "
+          f"(4 s clips: {interval(errors[n])} s)")
+
+# %% [markdown]
 # Events happen at any moment (their times are continuous), so the first sampled frame that shows
 # the object comes on average about half a gap between frames after it appeared: the error roughly
 # halves each time the frames double (the printed numbers). Sparse sampling blurs *when*. LITA (notebook

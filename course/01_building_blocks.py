@@ -268,6 +268,19 @@ plot.bars(probe, chance={"30 classes": 1 / 30, "binding": 1 / 6})
 plt.title("linear probes on frozen patch tokens (held-out)");
 
 # %% [markdown]
+# ### Try it — which layer?
+# The probes read the **penultimate** layer (`feature_layer=-2`), as LLaVA does. *Predict first*:
+# is the last layer better or worse for naming the object, and is the first layer (`-4`, just
+# after the patch embedding) anywhere close? Then run the cell, and try other layers.
+
+# %%
+for layer in (-1, -2, -4):
+    enc = VisionEncoder(toy_clip, feature_layer=layer)
+    acc = linear_probe(pooled_tokens(enc, train_frames), train_labels, pooled_tokens(enc, test_frames), labels,
+                       steps=pick(300, 30))
+    print(f"feature_layer={layer:2d}: 30-class probe {acc:.3f}")
+
+# %% [markdown]
 # Pretraining makes what an image *contains* linearly readable; binding (which colour goes with
 # which shape) is harder for a linear probe on pooled tokens — an LM reading all tokens does
 # better, as notebook 03 shows. LLaVA's lesson is already visible: start from a pretrained
