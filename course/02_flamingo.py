@@ -391,6 +391,34 @@ b.legend(fontsize=7, ncol=2);
 # Every gate started at exactly 0 (section 5; block k sits before decoder layer k). How far each one
 # moves is learned: it tells how much that layer relies on the images.
 #
+# **Where does the text look?** The cross-attention weights of the last block, averaged over its
+# heads, for one held-out 2-shot episode: each row is a text token, each column one of the
+# resampler's latents of one image (`MaskedCrossAttention.attention_weights` writes out the attention
+# that `forward` computes). The media mask shows as the block structure — each token reads only its
+# own image's latents, and the text before the first image reads none.
+
+# %%
+probe_episode = interleaved.attribute_episode(*encoded["stills_test"], np.random.default_rng(3), 2, "colour")
+captured = []
+hook = model.cross_attention[-1].attn.register_forward_hook(
+    lambda module, args, out: captured.append(module.attention_weights(*args)))
+probe_batch = collate(model, [probe_episode])
+with torch.no_grad():
+    model(**probe_batch)
+hook.remove()
+weights = captured[0][0].mean(0)  # (L, images × latents), averaged over heads
+tokens = model.tokenizer.convert_ids_to_tokens(probe_batch["input_ids"][0].tolist())
+latents = weights.shape[1] // len(probe_episode.media)
+plt.figure(figsize=(6, 3.6))
+plt.imshow(weights.numpy(), cmap="magma", aspect="auto")
+plt.yticks(range(len(tokens)), tokens, fontsize=7)
+plt.xticks(range(weights.shape[1]), [f"{m + 1}·{k + 1}" for m in range(len(probe_episode.media)) for k in range(latents)],
+           fontsize=6, rotation=90)
+plt.xlabel("image · latent")
+plt.colorbar(label="attention weight")
+plt.title(f"last block's attention; answer: {probe_episode.answer}", fontsize=9);
+
+# %% [markdown]
 # ## 7 · The headline: few-shot in-context learning
 #
 # Held-out attribute episodes on stills from the **test** split, the same number for each

@@ -69,6 +69,17 @@ class MaskedCrossAttention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=(mask | ~sees)[:, None])
         return self.to_out(merge_heads(out)) * sees
 
+    @torch.no_grad()
+    def attention_weights(self, x: torch.Tensor, visual: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The attention `forward` computes, written out to be looked at: x (B, L, D), visual
+        (B, S, D), mask (B, L, S) → weights (B, heads, L, S); each row sums to 1 over the visual
+        tokens the text token may see, and is all zeros for a token that may see none."""
+        k = self.to_kv(visual).chunk(2, dim=-1)[0]
+        q, k = split_heads(self.to_q(self.norm(x)), self.heads), split_heads(k, self.heads)
+        scores = (q @ k.transpose(-1, -2)) / q.shape[-1] ** 0.5
+        weights = scores.masked_fill(~mask[:, None], float("-inf")).softmax(-1)
+        return weights.nan_to_num(0.0)  # rows with nothing to see: softmax over all -inf gives NaN
+
 
 class GatedCrossAttentionBlock(nn.Module):
     """GATED XATTN-DENSE: x += tanh(α_attn)·xattn(x, visual); x += tanh(α_dense)·ffw(x).

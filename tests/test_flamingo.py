@@ -322,3 +322,19 @@ def test_the_media_index_check_rejects(wrong, monkeypatch, tokenizer):
     ids = tokenizer.convert_tokens_to_ids(["<image>", "<video>", "<audio>"])
     with pytest.raises(CheckFailed):
         check_media_index(wrong, ids)
+
+
+def test_cross_attention_weights_are_what_forward_uses():
+    torch.manual_seed(0)
+    attn = GatedCrossAttentionBlock(16, heads=4).attn
+    x, visual = torch.randn(2, 5, 16), torch.randn(2, 6, 16)
+    index = torch.tensor([[0, 1, 1, 2, 2], [1, 1, 1, 1, 1]])
+    mask = media_attention_mask(index, torch.ones(2, 2, 3, dtype=torch.bool))
+    weights = attn.attention_weights(x, visual, mask)  # (B, heads, L, S)
+    assert weights.shape == (2, 4, 5, 6)
+    assert torch.all(weights[0, :, 0] == 0)  # text before any image sees nothing
+    assert torch.allclose(weights[0, :, 1:].sum(-1), torch.ones(4, 4))
+    assert torch.all(weights[0, :, 1, 3:] == 0) and torch.all(weights[0, :, 3, :3] == 0)  # only its own media
+    v = attn.to_kv(visual).chunk(2, dim=-1)[1].view(2, 6, 4, 4).transpose(1, 2)
+    by_hand = (weights @ v).transpose(1, 2).reshape(2, 5, 16)
+    assert torch.allclose(attn.to_out(by_hand), attn(x, visual, mask), atol=1e-5)
