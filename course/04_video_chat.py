@@ -216,7 +216,7 @@ print(train_samples[0])
 #   over space → T *temporal* tokens; average each patch over time → P *spatial* tokens; T + P.
 # - **Valley's temporal module** (`build("valley")`): Valley tried three. Its **v1** averaged each
 #   patch over time (P tokens) beside one token per frame (T tokens) — the same tokens as
-#   Video-ChatGPT's pooling, in the other order. Averaging over time cannot tell a clip from its
+#   Video-ChatGPT's pooling, in the other order. Its time-averaged tokens cannot tell a clip from its
 #   reverse ("temporal confusion", the paper says), so its **v3** first runs a 1-layer transformer
 #   encoder over each patch's frames (with a learned time embedding, so order is visible), then
 #   averages over time: P + T tokens again. **Pooling vs Valley below is Valley's own v1-vs-v3
@@ -537,11 +537,16 @@ for name in VARIANTS:
           f"right in {interval(values(name, 'direction'), 2)}")
 common = Counter(r["answer"] for r in runs["all frames"][0]["direction records"]).most_common(5)
 print("all frames, most common answers to 'which way does … move first ?':", common)
+for name in ("all frames", "Video-ChatGPT pooling"):
+    wrong = [r for run_ in runs[name] for r in run_["direction records"] if not r["correct"]]
+    formless = np.mean([not any(w in data.DIRECTIONS for w in r["answer"].split()) for r in wrong]) if wrong else 0.0
+    print(f"{name}: {formless:.0%} of its wrong direction answers name no direction at all")
 record.add("names a direction by variant", {n: values(n, "names a direction") for n in VARIANTS})
 
 # %% [markdown]
-# So the question is the problem before the video is: when the all-frames model fails, it mostly
-# does not answer *which way* at all, but in the form of another question ("it , at 1.8 seconds"
+# Where most of the all-frames model's wrong answers name no direction at all (the run prints the
+# share), the question is the problem before the video is: the model does not answer *which way*,
+# but in the form of another question (an answer of the form "it , at … seconds"
 # answers a *when*). The question's words sit after 128 visual tokens. Candidates: the token
 # budget against the LM's context, the positions, the feature standardiser, too few steps. The
 # standardiser and the frames' order are the same for every layout; the budget is easy to check —
@@ -691,10 +696,10 @@ print(f"• the widest spread between layouts is on {widest}: {spreads[widest][1
 # (printed below), and where every model answers a kind of question near chance, no layout can
 # beat another — "not distinguishable" is then the honest verdict. Valley's temporal module is
 # residual, so at the start it passes on nearly the plain average (v1); in a short run it has
-# little room to differ from v1. The all-frames layout loses direction questions first to the
-# *form* of its answers (the question, after 128 visual tokens, is not followed), which is a limit
-# of our small LM's context, not of the layout: a 7B LM follows a question after thousands of
-# visual tokens. And the frozen-LM Video-ChatGPT shows why that paper could freeze its LM and we
+# little room to differ from v1. Where the all-frames layout's direction answers miss the *form*
+# (section 7 prints how often), the question after 128 visual tokens is not followed — a limit of
+# our small LM's context, not of the layout: a 7B LM follows a question after thousands of visual
+# tokens. And the frozen-LM Video-ChatGPT shows why that paper could freeze its LM and we
 # cannot usefully: the LM it froze had already learned to converse about images; ours has not.
 
 # %%
