@@ -346,8 +346,7 @@ VARIANTS = {  # name: (preset, changes to its config, stage)
     "Video-ChatGPT, LM frozen": ("video-chatgpt", {}, VIDEO_CHATGPT_INSTRUCT),
     FIX: ("llava", {"reducer": "adaptive_pool", "reducer_args": {"height": 2, "width": 2}}, VALLEY_INSTRUCT),
 }
-print(VIDEO_CHATGPT_INSTRUCT)
-print(VALLEY_INSTRUCT)
+print("which parts learn:", {name: stage.train for name, (_, _, stage) in VARIANTS.items()})
 
 # %% [markdown]
 # ## 5 · Judging open answers
@@ -431,6 +430,8 @@ def run(name: str, seed: int, lr: float | None = None) -> dict:
             "seconds": history.seconds, "tokens": model.num_tokens(test_media[0])}
 
 
+print("as run here:", *(dataclasses.replace(st, steps=STEPS, batch_size=BATCH) for st in (VIDEO_CHATGPT_INSTRUCT, VALLEY_INSTRUCT)),
+      sep="\n  ")
 runs = {name: [] for name in VARIANTS}
 for name in VARIANTS:
     for seed in SEEDS:
@@ -667,10 +668,13 @@ def goes_paper_way(v: str, winner: str | None) -> bool | None:
 claims = [
     ("Valley v3 (temporal module) beats v1 (pooling) on temporal questions", layout_verdicts["temporal"][1], "Valley v3"),
     ("Valley v3 beats v1 on direction questions (only frame order tells)", layout_verdicts["direction"][1], "Valley v3"),
+    ("Valley v3 beats v1 on the correctness of descriptions", layout_verdicts["correctness"][1], "Valley v3"),
     ("Video-ChatGPT pooling (24 tokens) vs all frames (128): temporal score", layout_verdicts["temporal"][0], None),
     ("Video-ChatGPT pooling vs all frames: short-QA accuracy", layout_verdicts["accuracy"][0], None),
     ("Video-ChatGPT's layout with the LM unfrozen vs frozen as in the paper: correctness",
      frozen_verdicts["correctness"], None),
+    ("Video-ChatGPT's layout with the LM unfrozen vs frozen as in the paper: short-QA accuracy",
+     frozen_verdicts["accuracy"], None),
     ("all frames pooled 2×2 per frame vs all frames: answers that name a direction", fix_verdicts["names a direction"], None),
     ("all frames pooled 2×2 per frame vs all frames: direction accuracy", fix_verdicts["direction"], None),
 ]
