@@ -703,8 +703,13 @@ print(f"• the widest spread between layouts is on {widest}: {spreads[widest][1
 # little room to differ from v1. Where the all-frames layout's direction answers miss the *form*
 # (section 7 prints how often), the question after 128 visual tokens is not followed — a limit of
 # our small LM's context, not of the layout: a 7B LM follows a question after thousands of visual
-# tokens. And the frozen-LM Video-ChatGPT shows why that paper could freeze its LM and we
-# cannot usefully: the LM it froze had already learned to converse about images; ours has not.
+# tokens. The frozen-LM Video-ChatGPT shows what freezing means for an LM that never learned to
+# converse: the LM Video-ChatGPT froze had been instruction-tuned on image conversations, ours was
+# pretrained only on one-turn questions with short answers. Read the two frozen-vs-unfrozen
+# verdicts above together: its training loss on the conversations stays far above the unfrozen
+# one's, and the unfrozen LM's descriptions are judged against the frozen one's; on short answers
+# — the one form our frozen LM already knows — the frozen LM may keep the upper hand, because
+# tuning the whole LM for a few steps on long conversations also moves what it knew.
 
 # %%
 record.add("setup", {"seeds": list(SEEDS), "steps": STEPS, "batch_size": BATCH, "train_clips": N_TRAIN,
