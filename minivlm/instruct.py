@@ -41,6 +41,7 @@ from .data import (
     describe,
     render,
     sample_scene,
+    sample_scenes,
     seconds,
     uniform_times,
 )
@@ -344,6 +345,60 @@ def unknown_words(texts: Sequence[str], tokenizer) -> set[str]:
             if unk in tokenizer(word, add_special_tokens=False).input_ids:
                 out.add(word)
     return out
+
+
+def colour_at_end(scene: Scene) -> Turn | None:
+    """The dialogue template of notebook 04's exercise 1: "what colour is the {name} at the end ?"
+    about the first object (in `scene.objects` order) still visible at the end (time
+    `scene.duration - 0.01`), answered with its colour then ("blue ."), with the fact that says so;
+    None when no object is visible at the end."""
+    t = scene.duration - 0.01
+    for i, o in enumerate(scene.objects):
+        if scene.visible(i, t):
+            colour = scene.colour_at(i, t)
+            return Turn(f"what colour is the {o.name()} at the end ?", f"{colour} .",
+                        (Fact("colour_at", o.name(), colour, t),), "colour")
+    return None
+
+
+def colour_at_end_problem(template: Callable[[Scene], Turn | None], tokenizer,
+                          scenes: Sequence[Scene] | None = None) -> str | None:
+    """None when `template(scene)` asks and answers like `colour_at_end` on every scene (default:
+    60 validation scenes), else what is wrong: the object (the first one still visible at the
+    end), the time of its fact (the end), its colour then, an answer text that disagrees with its
+    fact, a fact `verify` rejects, or words the tokenizer does not know."""
+    for scene in scenes if scenes is not None else sample_scenes("val", 60):
+        got, want = template(scene), colour_at_end(scene)
+        if (got is None) != (want is None):
+            return (f"scene {scene.seed}: returned {got!r}, but an object "
+                    f"{'is' if want is not None else 'is not'} visible at the end")
+        if want is None:
+            continue
+        truth = want.facts[0]
+        facts = [f for f in got.facts if f.relation == "colour_at"]
+        if not facts:
+            return "the turn needs a Fact('colour_at', name, colour, time) so its answer can be checked"
+        for f in facts:
+            if f.subject != truth.subject:
+                return (f"scene {scene.seed}: the turn is about the {f.subject}, but the first object (in "
+                        f"scene.objects order) still visible at the end is the {truth.subject}")
+            if f.time is None or abs(f.time - truth.time) > 0.05:
+                return f"scene {scene.seed}: the fact is at {f.time} s, but the question asks about the end ({truth.time:.2f} s)"
+            if f.value != truth.value:
+                return f"scene {scene.seed}: the {truth.subject} is {truth.value} at the end, the fact says {f.value}"
+        if truth.subject not in got.question:
+            return f"scene {scene.seed}: the question {got.question!r} does not name the {truth.subject}"
+        said = [w for w in got.answer.split() if w in COLOURS]
+        if said != [truth.value]:
+            return (f"scene {scene.seed}: the answer {got.answer!r} names {said or 'no colour'}, but its fact and the "
+                    f"scene say {truth.value}")
+        problems = verify(Instruction("dialogue", [got]), scene)
+        if problems:
+            return f"scene {scene.seed}: {problems[0]}"
+        unknown = unknown_words([got.question, got.answer], tokenizer)
+        if unknown:
+            return f"words the tokenizer does not know: {sorted(unknown)}"
+    return None
 
 
 # ---- an LLM writes the conversations ---------------------------------------------------------

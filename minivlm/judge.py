@@ -369,6 +369,20 @@ def make_benchmark(scenes: Sequence[Scene], seed: int = 0) -> list[BenchItem]:
     return items
 
 
+def direction_items(scenes: Sequence[Scene]) -> list[BenchItem]:
+    """Every "which way does the {name} move first ?" question the clips allow — one per object
+    that moves from the start (present at 0 s, not stopping before 1 s), as `clip_qa` asks it —
+    as temporal BenchItems: more direction questions than `make_benchmark`'s one temporal question
+    per clip, so a layout's direction accuracy has a tighter interval (chance: 1 in 4)."""
+    items = []
+    for k, scene in enumerate(scenes):
+        for o in scene.objects:
+            if o.direction and o.appear == 0 and (o.stop is None or o.stop >= 1.0):
+                items.append(BenchItem(k, "temporal", "direction", f"which way does the {o.name()} move first ?",
+                                       o.direction))
+    return items
+
+
 def model_answers(model, clips: Sequence[Media], long_tokens: int = 130, short_tokens: int = 24,
                   batch_size: int = 64) -> Callable[[list[int], list[str]], list[str]]:
     """An `answer_fn` for `evaluate`: the VLM's greedy answers (`VLM.answer`) about clips[k] —

@@ -54,3 +54,29 @@ def from_image_model(name_or_config: str | VLMConfig, image_model: VLM, **change
     mine.standardizer.load_state_dict(theirs.standardizer.state_dict())
     mine.connector.load_state_dict(theirs.connector.state_dict())
     return model
+
+
+def check_valley_temporal(fn) -> bool:
+    """Notebook 04's exercise: `fn(x, time_embedding, encoder)` — frame tokens x (B, T, P, D),
+    the module's time embedding (max_frames, D) and its encoder layer — must give what Valley's
+    temporal module (`reducers.ValleyTemporal`) gives: (B, P + T, D), each patch position's frames
+    (plus the time embedding) through the encoder and averaged over time, then each frame's mean
+    patch token. Prints ✅/❌; under strict checks a wrong answer raises `CheckFailed`."""
+    import torch
+
+    from .checks import compare
+    from .reducers import ValleyTemporal
+
+    cases, modules = [], {}
+    for seed, (b, t, p, d, heads) in enumerate([(2, 8, 16, 32, 4), (1, 3, 4, 8, 2), (3, 5, 9, 16, 4)]):
+        torch.manual_seed(seed)
+        module = ValleyTemporal(d, num_heads=heads, max_frames=16, time_init_std=1.0).eval()
+        x = torch.randn(b, t, p, d)
+        modules[id(x)] = module
+        cases.append((x, module.time_embedding, module.encoder))
+
+    def reference(x, time_embedding, encoder):
+        return modules[id(x)](x)
+
+    with torch.no_grad():
+        return compare("Valley's temporal module", fn, reference, cases, atol=1e-4)

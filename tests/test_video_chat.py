@@ -295,3 +295,20 @@ def test_a_video_model_starts_from_the_image_models_projector_and_statistics():
     assert image.vision_tokenizer.connector.proj.weight.abs().sum() > 0  # the image model is not changed
     with pytest.raises(ValueError, match="same connector"):
         from_image_model("valley", build("llava-1.5"))
+
+
+def test_direction_items_ask_about_every_object_that_moves_from_the_start():
+    from minivlm.judge import direction_items
+
+    scenes = sample_scenes("test", 30)
+    items = direction_items(scenes)
+    assert items and all(it.set == "temporal" and it.kind == "direction" for it in items)
+    for it in items:
+        scene = scenes[it.clip]
+        o = next(o for o in scene.objects if f"the {o.name()} move" in it.question)
+        assert it.reference == o.direction and o.appear == 0 and (o.stop is None or o.stop >= 1.0)
+    movers = sum(1 for s in scenes for o in s.objects if o.direction and o.appear == 0 and (o.stop is None or o.stop >= 1.0))
+    assert len(items) == movers
+    # judged like the benchmark's temporal direction questions: the right word is right
+    report = evaluate(lambda clips, questions: [f"{it.reference} ." for it in items], items, scenes, RuleJudge())
+    assert report.by_kind["temporal/direction"] == 1.0
