@@ -22,6 +22,12 @@ for evaluation with `minivlm.eval.evaluate`):
             "instructions": precompute(model, make_instruct_qa("train", 1500) + make_dialogue_set("train", 500))}
     model.fit_standardizer(all_media(data["captions"]))
     run_recipe(model, RECIPE, data)
+
+LLaVA's data contribution in miniature: `make_written_instructions` — a `TextOnlyWriter` that
+reads only a still's caption and its objects' boxes as text (`writer_context`, as GPT-4 did)
+writes a conversation, a detailed description or a reasoning question. LLaVA-1.5's
+answer-format prompt (`FORMAT_PROMPT`) is appended to short-answer questions by
+`with_format_prompt`. `check_splice` and `check_label_mask` check notebook 03's exercises.
 """
 
 from __future__ import annotations
