@@ -380,7 +380,9 @@ def values(name: str, metric: str = "all") -> list[float]:
 #
 # The same stage 2 on the same scarce instructions; one model first spent stage 1 aligning its
 # projector on the plentiful captions, the other did not. A variant is called better only when
-# the difference of the means is more than twice its standard error.
+# the difference of the means is more than twice its standard error. As in LLaVA's ablation, the
+# model without stage 1 does not get stage 1's steps in stage 2: what is scarce is instruction
+# data, not steps (more steps on the same few instructions would only repeat them more often).
 
 # %%
 chance = chance_by_kind([s.answer for s in test], [s.kind for s in test])["all"]
