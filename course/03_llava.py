@@ -234,9 +234,10 @@ def draw_sequence(sample, ax_tokens, ax_labels):
         role = {"<user>": "user", "<assistant>": "assistant"}.get(t, role)
         colours.append("C0" if t == "<image>" else "0.75" if t.startswith("<") else "C1" if role == "user" else "C2")
     for k, (t, c, label) in enumerate(zip(tokens, colours, labels)):
-        ax_tokens.add_patch(plt.Rectangle((k, 0), 0.95, 1, color=c))
-        ax_tokens.text(k + 0.47, 0.5, "" if t == "<image>" else t, rotation=90, ha="center", va="center", fontsize=7)
-        ax_labels.add_patch(plt.Rectangle((k, 0), 0.95, 1, color="k" if label != IGNORE_INDEX else "0.92"))
+        ax_tokens.add_patch(plt.Rectangle((k, 0), 1, 1, facecolor=c, edgecolor="w", lw=1.5))
+        ax_tokens.text(k + 0.5, 0.5, t, rotation=90, ha="center", va="center", fontsize=7)
+        ax_labels.add_patch(plt.Rectangle((k, 0), 1, 1, facecolor="k" if label != IGNORE_INDEX else "0.9",
+                                          edgecolor="w", lw=1.5))
     for ax, name in ((ax_tokens, "tokens"), (ax_labels, "labels")):
         ax.set_xlim(0, len(tokens))
         ax.set_ylim(0, 1)
@@ -317,8 +318,8 @@ print({name: len(samples) for name, samples in encoded.items()}, encoded["test"]
 print(llava.ALIGN)
 print(llava.INSTRUCT)
 SEEDS = (0, 1, 2)
-ALIGN = replace(llava.ALIGN, steps=pick(100, 2), batch_size=pick(16, 8))  # this notebook's budget
-INSTRUCT = replace(llava.INSTRUCT, steps=pick(80, 2), batch_size=pick(16, 8))
+ALIGN = replace(llava.ALIGN, steps=pick(90, 2), batch_size=pick(16, 8))  # this notebook's budget
+INSTRUCT = replace(llava.INSTRUCT, steps=pick(70, 2), batch_size=pick(16, 8))
 
 
 def score(m, samples) -> dict[str, float]:
