@@ -32,9 +32,11 @@ import torch
 
 from minivlm import data, fast_mode, pick, plot, seed_everything, zoo
 from minivlm.checks import compare
-from minivlm.vision import VisionEncoder, create_clip, patchify, zero_shot_classify
+from minivlm.results import Record, interval
+from minivlm.vision import VisionEncoder, create_clip, encode_images, encode_texts, patchify, zero_shot_classify
 
 seed_everything(0)
+record = Record("01")  # this notebook's measured figures → results/01.json in full mode
 torch.set_num_threads(max(1, torch.get_num_threads()))
 print("fast mode:", fast_mode())
 
@@ -152,6 +154,10 @@ def zero_shot_accuracy(model):
 
 before = zero_shot_accuracy(clip)
 print({k: round(float(v), 3) for k, v in before.items()})
+# one random initialisation could be lucky: three more seeds
+random_inits = [zero_shot_accuracy(create_clip("toy-clip-vit", seed=s))["shape x colour"] for s in (1, 2, 3)]
+print("random init, shape x colour, seeds 1–3:", interval(random_inits), "(chance 1/30 = 0.033)")
+record.add("zero_shot_random_init", random_inits)
 
 # %% [markdown]
 # ## 5 · Pretraining the toy CLIP
@@ -185,8 +191,8 @@ axes[1].set_ylabel("zero-shot accuracy");
 # %% [markdown]
 # Compare the colour and shape lines on the right: which one the short run learns first, and how far
 # each gets. The zoo's toy CLIP is the same recipe run for
-# `recipe["steps"]` steps (about 13 minutes on a 2-core CPU — `make lab` builds it once, then every
-# notebook loads it in a second). `zoo.toy_clip()` builds it here if it is not cached yet.
+# `recipe["steps"]` steps, trained once and shipped with the package (`minivlm/zoo_weights/`, with
+# its training time and quality in `manifest.json`): `zoo.toy_clip()` loads it in a second.
 
 # %%
 start = time.perf_counter()
@@ -194,10 +200,37 @@ toy_clip = zoo.toy_clip()
 print(f"toy CLIP ready in {time.perf_counter() - start:.0f} s; recipe: {recipe}")
 after = zero_shot_accuracy(toy_clip)
 print({k: round(float(v), 3) for k, v in after.items()})
+record.add("zero_shot_toy_clip", after)
 
 # %%
 plot.bars({"random init": before, "toy CLIP": after}, chance={"shape x colour": 1 / 30, "colour": 1 / 6, "shape": 1 / 5})
 plt.title("zero-shot accuracy on held-out frames");
+
+# %% [markdown]
+# What CLIP learned, in one picture: the cosine similarity of held-out frames (rows) with their own
+# captions (columns, same order). A trained CLIP puts the largest value of each row on the diagonal;
+# a random one does not. Where the toy CLIP hesitates, it is between captions that share a colour or
+# a shape.
+
+# %%
+def similarity_matrix(model, frames, captions):
+    with torch.no_grad():
+        image = encode_images(model, VisionEncoder(model).preprocess(frames))
+        text = encode_texts(model, captions)
+    return (image @ text.T).numpy()
+
+first = {}
+for i, c in enumerate(test_captions):  # one frame per caption, 10 different captions
+    first.setdefault(c, i)
+shown = list(first.values())[:10]
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+for ax, (name, model) in zip(axes, (("random init", clip), ("toy CLIP", toy_clip))):
+    sim = similarity_matrix(model, test_frames[shown], [test_captions[i] for i in shown])
+    ax.imshow(sim, cmap="viridis")
+    ax.set_title(f"{name}: row argmax on the diagonal {np.mean(sim.argmax(1) == np.arange(len(shown))):.0%}", fontsize=9)
+    ax.set_xticks(range(len(shown)), [test_captions[i][2:-2] for i in shown], rotation=60, fontsize=7)
+    ax.set_yticks(range(len(shown)), [f"frame {k}" for k in range(len(shown))], fontsize=7)
+fig.tight_layout()
 
 # %% [markdown]
 # ## 6 · Why a pretrained, frozen encoder matters
@@ -241,6 +274,7 @@ for name, model in [("random init", clip), ("toy CLIP", toy_clip)]:
                                 torch.tensor([colour_ids[s.answer] for s in binding_test]), steps=pick(300, 30)),
     }
 print(probe)
+record.add("linear_probes", probe)
 plot.bars(probe, chance={"30 classes": 1 / 30, "binding": 1 / 6})
 plt.title("linear probes on frozen patch tokens (held-out)");
 
@@ -273,8 +307,9 @@ print("CLIP's byte-pair tokenizer needs", int((clip_bpe([question[8:]])[0] > 0).
 # toy-world text: a scene's description (or a frame told in words) followed by a question or a
 # caption request and its answer, plus 20,000 "naming lists" ("red thud . blue two . red thud .")
 # that teach it to copy from its context (notebook 02 needs that). It learns the world's language
-# and to **answer from its context** — the skill a pretrained LLM brings to a VLM. `zoo.toy_lm()`
-# trains it once (about 20 minutes on 2 CPU cores) and caches it with `save_pretrained`.
+# and to **answer from its context** — the skill a pretrained LLM brings to a VLM. Like the toy
+# CLIP it is trained once from its recipe and shipped with the package; `zoo.toy_lm()` loads it
+# with `AutoModelForCausalLM.from_pretrained`, the call that loads a real LM.
 
 # %%
 start = time.perf_counter()
@@ -302,7 +337,8 @@ for p in prompts:
                                         ("shape", "what shape"), ("position", "where is")] if key in q), "caption"))
 print(prompts[0][0]["content"])
 print("→", predictions[0], "| truth:", answers[0])
-print({k: round(v, 2) for k, v in accuracy_by_kind(predictions, answers, kinds).items()})
+lm_accuracy = record.add("toy_lm_accuracy_by_kind", accuracy_by_kind(predictions, answers, kinds))
+print({k: round(v, 2) for k, v in lm_accuracy.items()})
 
 # %% [markdown]
 # Read the table by kind, against chance (notebook 00): the run prints the share of these held-out
@@ -321,3 +357,16 @@ print({k: round(v, 2) for k, v in accuracy_by_kind(predictions, answers, kinds).
 #   frozen tokens make object identity linearly readable — a random encoder's do not.
 # - The toy LM speaks the toy world's language and answers from its context, some question kinds
 #   far better than others — measured above, per kind. Both bases live in the zoo for the rest of the course.
+
+# %% [markdown]
+# ### What changed at toy scale
+#
+# CLIP was trained on 400 M image–text pairs of the real world; ours on rendered stills of 30
+# shape × colour classes, so its zero-shot accuracy (printed above) is near perfect on a test that
+# is easy for it — and says nothing about objects it never saw. The same holds for the LM: ≈ 1 M
+# parameters that know only the toy world's sentences. What carries over is the mechanism (patch
+# tokens, a contrastive loss, a causal LM answering from context) and the lesson of the probes:
+# pretrained features make content linearly readable, random ones do not.
+
+# %%
+print("results written to", record.save())  # None in fast mode: smoke-run numbers are never results

@@ -45,12 +45,11 @@ import torch
 from torch import nn
 
 from minivlm import build, fast_mode, interleaved, pick, plot, seed_everything, zoo
-from minivlm.checks import compare, report
 from minivlm.cross_attention import (GatedCrossAttentionBlock, decoder_layers, media_attention_mask, media_index,
                                      tanh_gated_residual)
 from minivlm.data import COLOURS, WorldConfig
 from minivlm.eval import evaluate
-from minivlm.flamingo import FLAMINGO, PRETRAIN
+from minivlm.flamingo import FLAMINGO, PRETRAIN, check_media_index, check_media_mask
 from minivlm.lm import position_ids
 from minivlm.resampler import PerceiverResampler
 from minivlm.samples import Sample, collate
@@ -179,18 +178,37 @@ lm, tokenizer = zoo.toy_lm()
 marker_ids = tokenizer.convert_tokens_to_ids(["<image>", "<video>", "<audio>"])
 example = tokenizer(["a <image> red . <image> blue <video> x", "<image> <image> one two three four five six"],
                     add_special_tokens=False, return_tensors="pt").input_ids
-compare("media index", my_media_index, media_index,
-        [(example, marker_ids), (example[:, :3], marker_ids), (torch.tensor([[5, 6, 7]]), marker_ids)]);
+index_fn = my_media_index if check_media_index(my_media_index, marker_ids) else media_index  # yours, once right
 
 # %% [markdown]
-# From the index, the cross-attention mask follows: token *i* may attend to the visual tokens of media
-# `index[i]` (the package's `media_attention_mask`, in `minivlm.cross_attention`). It also takes which
-# visual tokens are real, (B, M, N): items of one batch may give different numbers of tokens, and the
-# padding is never attended to. Here is the mask for the first example, with 2 visual tokens per media.
+# ### Exercise 2 — the media attention mask
+# From the index, the cross-attention mask follows: token *i* may attend to the visual tokens of
+# media `index[i]` and to no other. The visual tokens come as M media × N tokens each, flattened to
+# M·N keys (media 1's N tokens first), and a `(B, M, N)` bool `visual_mask` says which are real:
+# items of one batch may give different numbers of tokens, and padding must never be attended to.
+# Write `my_media_mask(index, visual_mask)` → `(B, L, M·N)` bool. (A token with index 0 gets an
+# all-False row: it sees no image.) Hint: number each key by its media, 1…M, with
+# `repeat_interleave`.
+
+# %%
+def my_media_mask(index: torch.Tensor, visual_mask: torch.Tensor) -> torch.Tensor:
+    # BEGIN SOLUTION
+    b, m, n = visual_mask.shape
+    media_of_key = torch.arange(1, m + 1).repeat_interleave(n)  # (M·N,): which media each key belongs to
+    return (index[:, :, None] == media_of_key) & visual_mask.reshape(b, 1, m * n)
+    # END SOLUTION
+
+
+# %%
+mask_ok = check_media_mask(my_media_mask)
+media_mask = my_media_mask if mask_ok else media_attention_mask  # yours from here on, once it is right
+
+# %% [markdown]
+# Here is the mask for the first example, with 2 visual tokens per media:
 
 # %%
 words = tokenizer.convert_ids_to_tokens(example[0])
-mask = media_attention_mask(media_index(example, marker_ids), torch.ones(2, 3, 2, dtype=torch.bool))[0]
+mask = media_mask(index_fn(example, marker_ids), torch.ones(2, 3, 2, dtype=torch.bool))[0]
 plt.figure(figsize=(4, 3))
 plt.imshow(mask.int(), cmap="Greens")
 plt.yticks(range(len(words)), words)
@@ -207,34 +225,13 @@ plt.title("which visual tokens each text token sees", fontsize=9);
 #
 # With α = 0, tanh(α) = 0 and the block is the identity: the frozen LM runs exactly as before, so
 # training starts from a model that already speaks well. The gates open as the new weights learn
-# something useful.
+# something useful. (The package's `tanh_gated_residual(x, update, alpha)` is that one line.)
 #
-# ### Exercise 2 — the tanh-gated residual
-# Write `my_gated_residual(x, update, alpha)` returning `x + tanh(alpha) · update`.
-
-# %%
-def my_gated_residual(x: torch.Tensor, update: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    # BEGIN SOLUTION
-    return x + torch.tanh(alpha) * update
-    # END SOLUTION
-
-
-# %%
-g = torch.Generator().manual_seed(0)
-xs = [torch.randn(2, 5, 8, generator=g) for _ in range(2)]
-compare("tanh-gated residual", my_gated_residual, tanh_gated_residual,
-        [(xs[0], xs[1], torch.zeros(1)), (xs[0], xs[1], torch.tensor([0.7])), (xs[1], xs[0], torch.tensor([-3.0]))])
-
-
-def check_identity():
-    out = my_gated_residual(xs[0], xs[1], torch.zeros(1))
-    return None if torch.equal(out, xs[0]) else "with alpha = 0 the output must equal x exactly (bit for bit)"
-
-
-report("alpha = 0 is the identity", check_identity);
-
-# %% [markdown]
-# A whole block from scratch, using the package's `tanh_gated_residual` and the media mask:
+#     text x ─┬──────────────────────────────(+)──┬─────────────────────(+)──► frozen LM layer
+#             └─► LayerNorm ─► cross-attn ─► × tanh(α_xattn)   └─► FFN ─► × tanh(α_dense)
+#                               ▲ keys/values: visual tokens of *its* media (the mask above)
+#
+# A whole block from scratch, using `tanh_gated_residual` and your media mask:
 
 # %%
 class TinyGatedBlock(nn.Module):
@@ -248,7 +245,7 @@ class TinyGatedBlock(nn.Module):
 
     def forward(self, x, visual, index):  # x (B, L, D), visual (B, M, N, D), index (B, L)
         b, m, n, d = visual.shape
-        allowed = media_attention_mask(index, torch.ones(b, m, n, dtype=torch.bool))  # (B, L, M·N)
+        allowed = media_mask(index, torch.ones(b, m, n, dtype=torch.bool))  # (B, L, M·N)
         blocked = ~allowed | ~allowed.any(-1, keepdim=True).expand_as(allowed)  # no media: block all …
         blocked[..., 0] &= allowed.any(-1)  # … but keep one key so softmax stays finite
         att = self.xattn(self.norm(x), visual.reshape(b, m * n, d), visual.reshape(b, m * n, d),
@@ -394,10 +391,13 @@ b.legend(fontsize=7, ncol=2);
 # ## 7 · The headline: few-shot in-context learning
 #
 # Held-out attribute episodes on stills from the **test** split, the same number for each
-# attribute. For each number of shots we let the model continue after the query image, and count the
-# answer right when its first token (greedy) is the first word of the right answer ("top" for "top
-# left"): the last position's next-token scores of a left-padded batch. With 0 shots nothing in the
-# prompt says which attribute is asked.
+# attribute. For each number of shots we let the model continue after the query image (greedy, a
+# few tokens) and count the answer right when it is the *whole* right answer ("top left", not just
+# "top"). With 0 shots nothing in the prompt says which attribute is asked.
+#
+# Two reference lines. **Chance** (dashed) is a model that always gives each attribute's most
+# common answer. A model that *sees perfectly* but does not know which attribute is asked would
+# name the right one 1 time in 3 — that is not chance, it is what the examples must fix.
 
 # %%
 SHOTS = (0, 1, 2, 4, 8)
@@ -409,17 +409,18 @@ held_out = {attribute: {k: [interleaved.attribute_episode(*test_stills, eval_rng
             for attribute in interleaved.ATTRIBUTES}
 
 
-def first_token_accuracy(model, episodes):
-    """How often the greedy first token after each prompt is the first word of its answer."""
+def answer_accuracy(model, episodes, max_new_tokens: int = 3):
+    """How often the greedy continuation after each prompt, up to its first ' .', is the whole answer."""
+    batch = collate(model, episodes, side="left")
     with torch.no_grad():
-        logits = model(**collate(model, episodes, side="left")).logits[:, -1]
-    want = torch.tensor(model.tokenizer.convert_tokens_to_ids([e.answer.split()[0] for e in episodes]))
-    return (logits.argmax(-1) == want).float().mean().item()
+        new = model.generate(batch["input_ids"], batch["attention_mask"], batch["media"], max_new_tokens=max_new_tokens)
+    said = [model.decode(row).split(" .")[0].strip() for row in new]
+    return float(np.mean([s == e.answer for s, e in zip(said, episodes)]))
 
 
 def few_shot_accuracy(model, attributes=interleaved.ATTRIBUTES):
     """{shots: accuracy} over the held-out episodes of the given attributes."""
-    return {k: first_token_accuracy(model, [e for a in attributes for e in held_out[a][k]]) for k in SHOTS}
+    return {k: answer_accuracy(model, [e for a in attributes for e in held_out[a][k]]) for k in SHOTS}
 
 
 at_init = build("flamingo")  # gates at 0: exactly the frozen LM, whatever it sees
@@ -428,8 +429,13 @@ for name, c in curve.items():
     print(f"{name:38s}", "  ".join(f"{k}-shot {v:.2f}" for k, v in c.items()))
 
 # %%
-plot.shot_curves(curve, chance=1 / 3).set_title("few-shot: the examples say which attribute to name\n"
-                                                "(dashed: the right attribute by chance, 1 in 3)", fontsize=9);
+from minivlm.eval import chance_by_kind  # noqa: E402
+
+queries = [e for a in interleaved.ATTRIBUTES for e in held_out[a][0]]
+attribute_chance = chance_by_kind([e.answer for e in queries], [e.kind for e in queries])
+print("chance (each attribute's most common answer):", {k: round(v, 2) for k, v in attribute_chance.items()})
+plot.shot_curves(curve, chance=attribute_chance["all"]).set_title(
+    "few-shot: the examples say which attribute to name\n(dashed: chance, the most common answer)", fontsize=9);
 
 # %% [markdown]
 # Read the curve. With 0 shots the model does not know what is asked and says whatever its training
@@ -440,7 +446,11 @@ plot.shot_curves(curve, chance=1 / 3).set_title("few-shot: the examples say whic
 # %%
 by_attribute = {a: few_shot_accuracy(model, [a]) for a in interleaved.ATTRIBUTES}
 for a, c in by_attribute.items():
-    print(f"{a:9s}", "  ".join(f"{k}-shot {v:.2f}" for k, v in c.items()))
+    print(f"{a:9s}", "  ".join(f"{k}-shot {v:.2f}" for k, v in c.items()), f"(chance {attribute_chance[a]:.2f})")
+ax = plot.shot_curves(by_attribute)
+for i, a in enumerate(by_attribute):
+    ax.axhline(attribute_chance[a], color=f"C{i}", ls=":", lw=1)
+ax.set_title("few-shot accuracy by attribute (dotted: each attribute's chance)", fontsize=9);
 
 # %% [markdown]
 # Compare the rows (the full-mode run prints them above). If the examples fixed the *task*, the
@@ -472,8 +482,8 @@ def in_words(episode):
     return Sample([], text=text, answer=episode.answer)
 
 
-naming_curve = {k: first_token_accuracy(model, episodes) for k, episodes in naming.items()}
-text_curve = {k: first_token_accuracy(at_init, [in_words(e) for e in episodes])  # no media: the plain LM
+naming_curve = {k: answer_accuracy(model, episodes) for k, episodes in naming.items()}
+text_curve = {k: answer_accuracy(at_init, [in_words(e) for e in episodes])  # no media: the plain LM
               for k, episodes in naming.items()}
 print(in_words(naming[4][0]).text, "→", naming[4][0].answer)
 print("Flamingo, names shown with images:", "  ".join(f"{k}-shot {v:.2f}" for k, v in naming_curve.items()))
@@ -581,10 +591,18 @@ plt.title("text-only ability after multimodal training", fontsize=9);
 
 # %% [markdown]
 # With the LM frozen, its weights are untouched and text without images gives the toy LM's answers.
-# With the LM unfrozen, the same training rewrites the LM for the new documents — compare the bars
-# (the full-mode run prints both). Flamingo's ablation measured the trade (62.7 instead of 70.7
-# overall when the LM was fine-tuned): look for it here — a little gained on the few-shot task, much
-# of the text QA lost.
+# With the LM unfrozen, the same training rewrites the LM for the new documents. Be careful with the
+# paper here: Flamingo's ablation (Table 3) found that fine-tuning the LM lowered its **image-task**
+# scores (62.7 instead of 70.7 overall) — forgetting what the LM knew cost it on the very tasks it
+# was trained for, at the scale of its web data. We measure two things, one seed: the image task
+# (4-shot attribute episodes) and the text QA the LM knew. The cell prints which way each moved;
+# where the image task does *not* drop, our result differs from the paper's, and the reason is the
+# scale: our training documents are the test's own format, so a free LM can only fit them better.
+
+# %%
+for task in ("4-shot attribute", "text-only QA"):
+    a, b = forgetting["Flamingo, LM frozen (= the toy LM)"][task], forgetting["Flamingo, LM unfrozen"][task]
+    print(f"{task:17s}: frozen {a:.2f} → unfrozen {b:.2f} ({'dropped' if b < a else 'did not drop'}; one seed)")
 #
 # ## 9 · Ablation: the tanh gating
 #
@@ -649,9 +667,11 @@ with torch.no_grad():
 #   embeddings are what lets it tell a clip from the same clip played backwards.
 # - Gated cross-attention blocks, wrapped around a frozen transformers LM, start as the identity
 #   (tanh(0) = 0: the logits equal the frozen LM's bit for bit) and open their gates as they learn.
-# - Few-shot in-context learning: trained only on interleaved documents, the miniature Flamingo
-#   can pick up from the examples in its prompt *which* attribute to name — compare its held-out
-#   accuracy from 0 to 1 shot and more with chance (section 7).
+# - Few-shot in-context learning: the miniature Flamingo learns to take *which* attribute to name
+#   from the examples in its prompt — compare its held-out accuracy from 0 to 1 shot and more with
+#   chance (section 7). Be clear about what that shows: 35 % of its training documents are attribute
+#   episodes in exactly the test's format, so the few-shot *format* is trained here, on held-out
+#   images; in Flamingo it emerged from web pages that were never built as episodes.
 # - Names defined in the prompt are harder: the toy LM can bind them when the examples are told in
 #   words, but passing its images to that skill is another matter; at the marker the LM's gradient
 #   need not point towards the colour word (section 7). At toy scale on a CPU, the printed curves

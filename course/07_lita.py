@@ -125,7 +125,7 @@ for duration in (4.0, 10.0, 16.0):
 # 4 and 16 s (`RTL_WORLD`), so the same span in seconds means different things in different clips.
 
 # %%
-NUM_TRAIN_CLIPS, NUM_TEST_CLIPS = pick(500, 16), pick(100, 8)
+NUM_TRAIN_CLIPS, NUM_TEST_CLIPS = pick(400, 16), pick(100, 8)
 train_rtl = rtl.make_rtl("train", 3 * NUM_TRAIN_CLIPS, questions_per_clip=3)
 test_rtl = rtl.make_rtl("test", 2 * NUM_TEST_CLIPS, questions_per_clip=2)
 durations = np.array([s.meta["duration"] for s in test_rtl])

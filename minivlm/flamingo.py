@@ -12,7 +12,13 @@ in `minivlm.interleaved`. Built in notebook 02.
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
+import torch
+
+from .checks import compare
 from .config import VLMConfig
+from .cross_attention import media_attention_mask, media_index
 from .stages import Stage
 
 # 8 latents and 2 resampler layers (Flamingo: 64 and 6), a block before every LM layer (Flamingo-3B).
@@ -31,3 +37,24 @@ PRETRAIN = Stage("flamingo · interleaved", train=("vision_tokenizer", "cross_at
 
 PRESETS = {"flamingo": FLAMINGO}
 RECIPE = [PRETRAIN]
+
+
+def check_media_index(learner: Callable[[torch.Tensor, Sequence[int]], torch.Tensor],
+                      marker_ids: Sequence[int]) -> bool:
+    """Notebook 02, exercise 1: which media each token belongs to, against `cross_attention.media_index`
+    (marker_ids: the tokenizer's ids of '<image>', '<video>', '<audio>')."""
+    a, b, c = marker_ids[:3]
+    ids = torch.tensor([[7, a, 9, 9, b, 9, c, 9], [a, a, 9, 9, 9, 9, 9, 9], [9, 9, 9, 9, 9, 9, 9, a]])
+    return compare("media index", learner, media_index,
+                   [(ids, list(marker_ids)), (ids[:, :3], list(marker_ids)), (torch.tensor([[5, 6, 7]]), list(marker_ids))])
+
+
+def check_media_mask(learner: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Notebook 02, exercise 2: which visual tokens each text token may attend to, against
+    `cross_attention.media_attention_mask` — including padded visual tokens (an item with fewer)."""
+    index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 1, 1, 1, 2, 2]])
+    full = torch.ones(2, 3, 2, dtype=torch.bool)
+    padded = full.clone()
+    padded[0, 1, 1] = padded[1, 2, :] = False  # media 2 of row 0 has one real token; row 1 has no media 3
+    return compare("media attention mask", learner, media_attention_mask,
+                   [(index, full), (index, padded), (index[:, :2], padded[:, :1])])

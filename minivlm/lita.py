@@ -50,7 +50,7 @@ LAYOUTS = {
 
 # LITA fine-tunes the projector and the LLM; the vision encoder stays frozen. (At 1e-3 the toy
 # model answered "the whole clip" to every question after 150 steps; 3e-3 left that answer.)
-RTL_STAGE = Stage("rtl", train=("vision_tokenizer", "lm"), data="rtl", steps=150, lr=3e-3, batch_size=32)
+RTL_STAGE = Stage("rtl", train=("vision_tokenizer", "lm"), data="rtl", steps=100, lr=3e-3, batch_size=24)
 
 
 @torch.no_grad()

@@ -33,6 +33,30 @@ def show_frames(frames: np.ndarray, times: Sequence[float] | None = None, title:
     return fig
 
 
+def animate(frames: np.ndarray, times: Sequence[float] | None = None, fps: float = 8.0, size: float = 2.5):
+    """A clip (T, H, W, 3) uint8 as an animation that plays in the notebook (matplotlib's
+    FuncAnimation as self-contained HTML/JavaScript, so it also plays on Colab and in a saved
+    notebook); each frame titled with its time if given."""
+    from IPython.display import HTML
+    from matplotlib import animation
+
+    frames = np.asarray(frames)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.axis("off")
+    image = ax.imshow(frames[0])
+
+    def show(i: int):
+        image.set_data(frames[i])
+        if times is not None:
+            ax.set_title(f"{times[i]:.2f} s", fontsize=9)
+        return (image,)
+
+    clip = animation.FuncAnimation(fig, show, frames=len(frames), interval=1000 / fps, blit=False)
+    html = HTML(clip.to_jshtml(default_mode="loop"))
+    plt.close(fig)
+    return html
+
+
 def timeline(scene: Scene, sampled_times: Sequence[float] | None = None, ax=None):
     """When each object is visible (bars, in its colour) and when events happen (markers)."""
     if ax is None:

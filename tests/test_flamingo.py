@@ -271,3 +271,54 @@ def test_naming_text_gives_each_key_one_name_and_tokenizes_without_unknowns(toke
             assert named.setdefault(key, name) == name  # a key keeps its name within a list
         assert len(set(named.values())) == len(named)  # different keys, different names
         assert tokenizer.unk_token_id not in tokenizer(text).input_ids
+
+
+# ---- notebook 02's exercise checks: right answers pass, plausible wrong ones fail -------------
+from minivlm.checks import CheckFailed  # noqa: E402
+from minivlm.flamingo import check_media_index, check_media_mask  # noqa: E402
+
+
+def _cumulative_mask(index, visual_mask):  # every media up to the token's, not only its own
+    b, m, n = visual_mask.shape
+    key = torch.arange(1, m + 1).repeat_interleave(n)
+    return (key[None, None] <= index[:, :, None]) & visual_mask.reshape(b, 1, m * n)
+
+
+def _padding_ignored(index, visual_mask):  # forgets that some visual tokens are padding
+    return media_attention_mask(index, torch.ones_like(visual_mask))
+
+
+def _off_by_one(index, visual_mask):  # media numbered from 0: token i sees media index[i] + 1
+    b, m, n = visual_mask.shape
+    key = torch.arange(m).repeat_interleave(n)
+    return (index[:, :, None] == key) & visual_mask.reshape(b, 1, m * n)
+
+
+def _index_without_marker(input_ids, ids):  # the marker itself counted with the text before it
+    markers = torch.isin(input_ids, torch.as_tensor(list(ids)))
+    return markers.long().cumsum(1) - markers.long()
+
+
+def _index_only_first_marker_kind(input_ids, ids):  # '<video>' and '<audio>' not counted as media
+    return (input_ids == ids[0]).long().cumsum(1)
+
+
+def test_the_exercise_checks_accept_the_package_functions(monkeypatch, tokenizer):
+    monkeypatch.setenv("MINIVLM_STRICT_CHECKS", "1")
+    ids = tokenizer.convert_tokens_to_ids(["<image>", "<video>", "<audio>"])
+    assert check_media_index(media_index, ids) and check_media_mask(media_attention_mask)
+
+
+@pytest.mark.parametrize("wrong", [_cumulative_mask, _padding_ignored, _off_by_one])
+def test_the_media_mask_check_rejects(wrong, monkeypatch):
+    monkeypatch.setenv("MINIVLM_STRICT_CHECKS", "1")
+    with pytest.raises(CheckFailed):
+        check_media_mask(wrong)
+
+
+@pytest.mark.parametrize("wrong", [_index_without_marker, _index_only_first_marker_kind])
+def test_the_media_index_check_rejects(wrong, monkeypatch, tokenizer):
+    monkeypatch.setenv("MINIVLM_STRICT_CHECKS", "1")
+    ids = tokenizer.convert_tokens_to_ids(["<image>", "<video>", "<audio>"])
+    with pytest.raises(CheckFailed):
+        check_media_index(wrong, ids)
