@@ -136,7 +136,7 @@ splice_ok = llava.check_splice(my_splice, model)
 #   - **written instructions**, LLaVA's recipe in miniature: a *text-only writer* receives each
 #     still's caption and its objects' boxes as text and writes a conversation, a detailed
 #     description or a reasoning question, answered in sentences. Here the writer is a set of
-#     templates (`llava.TextOnlyWriter`) standing in for GPT-4 — our toy LM cannot write
+#     templates (`llava.TextOnlyWriter`) standing in for GPT-4 — our toy LM was never taught to write
 #     conversations — but it is given exactly what GPT-4 was given: text, never the image or the
 #     scene.
 #   - **short-answer questions** (LLaVA-1.5's academic VQA): colour, shape, count, position
