@@ -1,10 +1,14 @@
+import re
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from minivlm import build, llava
 from minivlm.chat import IGNORE_INDEX
+from minivlm.checks import CheckFailed
 from minivlm.connectors import MLP, Linear
 from minivlm.eval import evaluate
 from minivlm.samples import all_media, collate, precompute
@@ -185,3 +189,124 @@ def test_trained_model_chats_and_evaluates(tiny_vlm, instructions):
     scores = evaluate(tiny_vlm, qa)
     assert set(scores) == {s.kind for s in qa} | {"all"} and all(0 <= v <= 1 for v in scores.values())
     assert evaluate(tiny_vlm, precompute(tiny_vlm, qa)) == scores  # the same answers from cached features
+
+
+# ---- LLaVA's data: instructions written from text --------------------------------------------
+def test_the_writer_sees_only_text_and_writes_what_the_boxes_say():
+    samples = llava.make_written_instructions("train", 30)
+    assert [s.kind for s in samples] == list(llava.WRITER_KINDS) * 10
+    writer = llava.TextOnlyWriter()
+    for k, s in enumerate(samples):
+        context = s.meta["context"]
+        # the writer's whole input is the context string: writing from it again gives the same text
+        assert writer.write(context, s.kind, np.random.default_rng([k, 53])) == s.messages
+        assert s.messages[0]["content"].startswith("<image> ") and s.messages[-1]["role"] == "assistant"
+        t, scene = s.meta["time"], s.scene
+        visible = _visible(s)
+        boxes = llava.read_boxes(context)
+        assert context.splitlines()[0] == f"caption: {llava.still_caption(scene, t)}"
+        assert [b.name for b in boxes] == [f"{scene.colour_at(i, t)} {scene.objects[i].shape}" for i in visible]
+        for b, i in zip(boxes, visible):  # each box is centred on its object
+            x, y = scene.position(i, t)
+            assert abs(b.centre[0] - x) < 0.02 and abs(b.centre[1] - y) < 0.02
+        if s.kind == "conversation":
+            assert s.messages[-1]["content"].split()[2] == llava.NUMBER_WORDS[len(visible)]
+        if s.kind == "detail":
+            assert all(b.name in s.answer for b in boxes)
+
+
+def test_written_instructions_are_deterministic_and_known_to_the_tokenizer(tokenizer):
+    from minivlm.instruct import unknown_words
+
+    a, b = llava.make_written_instructions("val", 12), llava.make_written_instructions("val", 12)
+    assert [s.messages for s in a] == [s.messages for s in b]
+    assert not unknown_words([m["content"] for s in a for m in s.messages] + [llava.FORMAT_PROMPT], tokenizer)
+
+
+def test_a_reasoning_answer_follows_the_boxes():
+    writer = llava.TextOnlyWriter()
+    context = "caption: a red circle and a blue square .\nboxes:\nred circle: [0.000, 0.000, 0.200, 0.200]\n" \
+              "blue square: [0.100, 0.700, 0.300, 0.900]"
+    for seed in range(6):
+        (_, answer), = [(m["content"], n["content"]) for m, n in
+                        zip(*[iter(writer.write(context, "reasoning", np.random.default_rng(seed)))] * 2)]
+        assert answer in ("yes , the red circle is above the blue square .",
+                          "no , the blue square is below the red circle .")
+    with pytest.raises(ValueError, match="no boxes"):
+        llava.read_boxes("caption: a red circle .")
+    with pytest.raises(ValueError, match="unknown instruction kind"):
+        writer.write(context, "poem", np.random.default_rng(0))
+
+
+def test_the_format_prompt_goes_after_the_last_question_only():
+    qa = llava.make_instruct_qa("val", 3)
+    prompted = llava.with_format_prompt(qa)
+    for s, p in zip(qa, prompted):
+        assert p.messages[0]["content"] == f"{s.messages[0]['content']} {llava.FORMAT_PROMPT}"
+        assert p.answer == s.answer and p.question.endswith("single word or phrase .")
+    assert "single" not in qa[0].messages[0]["content"]  # the originals are untouched
+    dialogue = llava.with_format_prompt(llava.make_dialogue_set("val", 1))[0]
+    assert [m["content"].endswith(llava.FORMAT_PROMPT) for m in dialogue.messages] == [False] * 4 + [True, False]
+
+
+# ---- notebook 03's exercise checks --------------------------------------------------------------
+def _splice(embeds, ids, visual, image_id):
+    out = embeds.clone()
+    out[ids == image_id] = torch.cat(list(visual))
+    return out
+
+
+def _labels(ids, assistant_id, eos_id, first_only=False, keep_marker=False, keep_eos=True):
+    out, on, turns = [], False, 0
+    for i in ids:
+        out.append(i if on and (keep_eos or i != eos_id) else IGNORE_INDEX)
+        if i == assistant_id and (turns == 0 or not first_only):
+            on, turns = True, turns + 1
+            if keep_marker:
+                out[-1] = i
+        if i == eos_id:
+            on = False
+    return out
+
+
+WRONG_SPLICE = {
+    "added to the placeholder embedding": lambda e, ids, v, k: e + torch.zeros_like(e).masked_scatter(
+        (ids == k)[:, None], torch.cat(list(v))),
+    "images in reverse order": lambda e, ids, v, k: _splice(e, ids, v[::-1], k),
+    "each image's tokens reversed": lambda e, ids, v, k: _splice(e, ids, [x.flip(0) for x in v], k),
+    "one slot too late": lambda e, ids, v, k: _splice(e, torch.roll(ids, 1), v, k),
+}
+WRONG_LABELS = {
+    "no masking": lambda ids, a, e: list(ids),
+    "the <assistant> marker learned too": lambda ids, a, e: _labels(ids, a, e, keep_marker=True),
+    "the <eos> not learned": lambda ids, a, e: _labels(ids, a, e, keep_eos=False),
+    "only the first reply": lambda ids, a, e: _labels(ids, a, e, first_only=True),
+    "shifted by one, as if predicting the next token": lambda ids, a, e: _labels(ids, a, e)[1:] + [IGNORE_INDEX],
+}
+
+
+def test_the_solutions_pass_the_checks(tiny_vlm):
+    assert llava.check_splice(_splice, tiny_vlm)
+    assert llava.check_label_mask(_labels, tiny_vlm)
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_SPLICE))
+def test_the_splice_check_rejects(name, tiny_vlm, monkeypatch):
+    monkeypatch.setenv("MINIVLM_STRICT_CHECKS", "1")
+    with pytest.raises(CheckFailed):
+        llava.check_splice(WRONG_SPLICE[name], tiny_vlm)
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_LABELS))
+def test_the_label_mask_check_rejects(name, tiny_vlm, monkeypatch):
+    monkeypatch.setenv("MINIVLM_STRICT_CHECKS", "1")
+    with pytest.raises(CheckFailed):
+        llava.check_label_mask(WRONG_LABELS[name], tiny_vlm)
+
+
+def test_notebook_03_cites_only_files_in_the_repository():
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "course" / "03_llava.py").read_text()
+    for name in re.findall(r"\b([\w/]+\.(?:md|py|json))\b", text):
+        assert (root / name).exists() or (root / "minivlm" / name).exists() or name.startswith("results/"), \
+            f"notebook 03 cites {name}, which is not in the repository"
