@@ -1,10 +1,12 @@
-"""Regenerate the README's table of measured results from results/NN.json (never typed by hand).
+"""Regenerate the README's tables of measured figures (never typed by hand): the notebooks'
+results from results/NN.json, the shipped bases' quality from minivlm/zoo_weights/manifest.json.
 
-    python tools/results_tables.py          # rewrite the part of README.md between the markers
+    python tools/results_tables.py          # rewrite the parts of README.md between the markers
     python tools/results_tables.py --check  # fail if README.md is not what the files say
 
 Each notebook's full-mode run writes results/NN.json (`minivlm.results.Record`); its
 'headlines' become rows: the claim, what was measured, whether it goes the paper's way.
+`make zoo` (benchmarks/zoo.py --write) writes each base's quality into the manifest.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+ZOO_START, ZOO_END = "<!-- zoo:start -->", "<!-- zoo:end -->"
+MANIFEST = ROOT / "minivlm" / "zoo_weights" / "manifest.json"
 VERDICT = {True: "yes", False: "no", None: "—"}
 
 
@@ -37,17 +41,49 @@ def table(folder: Path = ROOT / "results") -> str:
     return "\n".join(rows)
 
 
+def _figures(quality: dict, prefix: str = "") -> list[str]:
+    """'name value' for every number in a base's quality record (nested dicts flattened)."""
+    out = []
+    for key, value in quality.items():
+        if isinstance(value, dict):
+            out += _figures(value, f"{prefix}{key} ")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and not key.endswith("seconds"):
+            out.append(f"`{prefix}{key}` {value:g}")
+        elif isinstance(value, str):
+            out.append(f"`{prefix}{key}`: {value}")
+    return out
+
+
+def zoo_table(manifest: Path = MANIFEST) -> str:
+    """One row per shipped base: its file size, how it was trained, and every quality figure."""
+    rows = ["| base | shipped | trained | quality on held-out toy-world data (benchmarks/zoo.py) |", "|---|---|---|---|"]
+    for name, entry in json.loads(manifest.read_text()).items():
+        if not isinstance(entry, dict) or "quality" not in entry:
+            continue
+        trained = f"{entry['train_seconds'] / 60:.0f} min on {entry['device']}" if entry.get("train_seconds") else "—"
+        rows.append(f"| {name} | {entry['bytes'] / 1e6:.2f} MB ({entry.get('dtype', '')}) | {trained} | "
+                    f"{'; '.join(_figures(entry['quality']))} |")
+    return "\n".join(rows)
+
+
+def _replace(text: str, start: str, end: str, body: str) -> str | None:
+    if start not in text or end not in text:
+        return None
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     readme = (ROOT / "README.md").read_text()
-    if START not in readme or END not in readme:
-        print(f"README.md lacks the markers {START} … {END}")
+    new = _replace(readme, START, END, table())
+    new = new and _replace(new, ZOO_START, ZOO_END, zoo_table())
+    if new is None:
+        print(f"README.md lacks the markers {START} … {END} or {ZOO_START} … {ZOO_END}")
         return 1
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{table()}\n{END}{tail}"
     if args.check:
         if new != readme:
             print("README.md's results table differs from results/*.json: run python tools/results_tables.py")
