@@ -83,6 +83,17 @@ def test_each_zoo_tower_is_built_once_then_loaded_identically_and_frozen(kind):
     assert any(k.startswith("text.") for k in a.trained_state()) == (kind == "separate")
 
 
+def test_a_tower_recipe_builds_the_same_bytes_twice(tmp_path, monkeypatch):
+    digests = []
+    for run in ("a", "b"):
+        monkeypatch.setenv("MINIVLM_CACHE", str(tmp_path / run))
+        zoo.toy_video("separate", progress=False)
+        files = sorted((tmp_path / run).rglob("toy-video-separate-*.safetensors"))
+        assert len(files) == 1
+        digests.append(files[0].read_bytes())
+    assert digests[0] == digests[1]
+
+
 def test_trained_state_round_trips_and_refuses_other_weights():
     recipe = tower_recipe("separate")
     a = new_tower("separate", recipe)
