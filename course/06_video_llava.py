@@ -90,7 +90,7 @@ print("fast mode:", fast_mode())
 # matches).
 
 # %%
-towers = {kind: zoo.toy_video(kind) for kind in ("aligned", "separate")}
+towers = {kind: zoo.toy_video(kind, progress=False) for kind in ("aligned", "separate")}
 manifest = zoo.read_manifest()
 for kind, tower in towers.items():
     entry = manifest.get(f"toy_video_{kind}", {})
