@@ -394,7 +394,7 @@ def main() -> None:
         report["toy_lm"] = figures
     if args.only in (None, "toy_video"):
         for kind in ("aligned", "separate"):
-            report[f"toy_video_{kind}"] = video_tower_figures(kind, 100 if q else 500, 100 if q else 500)
+            report[f"toy_video_{kind}"] = video_tower_figures(kind, 100 if q else 300, 100 if q else 300)
     if args.only in (None, "load"):
         report["load_from_empty_cache"] = load_seconds()
     print(json.dumps(report, indent=1))

@@ -379,7 +379,7 @@ for claim, measured, reproduces in claims:
 #
 # - **Joint vs video-only** (section 4): the paper's gain (+0.9 to +5.9 points of accuracy on
 #   four sets) came from 600 K+ image samples added to ~800 K video samples, for a 7B LM. Ours
-#   adds a few thousand still questions to 150 clips. Static questions (colour, shape, count) are
+#   adds `N_IMAGES` still questions to `N_VIDEOS` clips (printed in section 3). Static questions (colour, shape, count) are
 #   the ones images can teach; direction needs motion, which no still shows — read the verdicts
 #   above per group: a gain on static questions with none on direction is what the mechanism
 #   predicts at this scale.
@@ -388,9 +388,10 @@ for claim, measured, reproduces in claims:
 #   differ in what they were trained against — so a difference here is the space, not the
 #   encoder's strength. The separate tower also learned motion against its own text; on
 #   direction questions it may match or beat the aligned one.
-# - **The towers**: a 1-block temporal module on a 4-layer, 64-pixel CLIP, trained for minutes on
-#   2,000 captioned clips, is LanguageBind at a millionth of its scale. The similarity picture and
-#   the zero-shot numbers show what alignment did here, not what it does at scale.
+# - **The towers**: one temporal block on a 4-layer, 64-pixel CLIP, trained for minutes on a few
+#   thousand captioned clips (the recipe is in the manifest), is LanguageBind at a millionth of its
+#   scale. The similarity picture and the zero-shot numbers show what alignment did here, not what
+#   it does at scale.
 # - **Tokens**: the 5-minute budget pooled each frame's tokens 4 × 4 → 2 × 2 after the projector
 #   (the paper keeps all of them); the preset `video-llava` keeps all 16.
 # - Where a verdict reads "not distinguishable here", the intervals overlap at this size (3 seeds,
