@@ -386,8 +386,9 @@ for claim, measured, reproduces in claims:
 # - **United vs separate** (section 5): the paper's separate encoders differ from LanguageBind's
 #   in quality *and* space; ours read the same frozen frames through the same temporal block and
 #   differ in what they were trained against — so a difference here is the space, not the
-#   encoder's strength. The separate tower also learned motion against its own text; on
-#   direction questions it may match or beat the aligned one.
+#   encoder's strength. Their own figures (section 1, from the manifest) say how well each
+#   matches clips to its own captions; the separate one's zero-shot motion shows whether its own
+#   text tower learned to tell directions apart.
 # - **The towers**: one temporal block on a 4-layer, 64-pixel CLIP, trained for minutes on a few
 #   thousand captioned clips (the recipe is in the manifest), is LanguageBind at a millionth of its
 #   scale. The similarity picture and the zero-shot numbers show what alignment did here, not what
