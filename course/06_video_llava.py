@@ -98,6 +98,10 @@ for kind, tower in towers.items():
     print(f"{kind:>9}: {trained:,} weights of its own (shipped: {entry.get('bytes', 0) / 1e6:.2f} MB), "
           f"trained {entry.get('train_seconds')} s on {entry.get('device')}")
     print(f"           held-out figures: {entry.get('quality', {})}")
+record.add("towers", {kind: {"quality": manifest.get(f"toy_video_{kind}", {}).get("quality", {}),
+                             "train_seconds": manifest.get(f"toy_video_{kind}", {}).get("train_seconds"),
+                             "train_cpu_seconds": manifest.get(f"toy_video_{kind}", {}).get("train_cpu_seconds")}
+                      for kind in towers})
 
 # %% [markdown]
 # ### Exercise 1 — the contrastive alignment loss of two towers
