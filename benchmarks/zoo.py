@@ -309,21 +309,47 @@ def placeholder_embeddings(lm, tokenizer) -> dict:
     return out
 
 
+# ---- video towers (notebook 06) -------------------------------------------------------------------
+def video_tower_figures(kind: str, n_clips: int, n_motion: int) -> dict:
+    """A video tower's held-out figures: video → text top-1 retrieval among the distinct captions
+    of `n_clips` test clips (each clip's best caption is its own), and zero-shot motion on
+    `n_motion` one-object test clips (chance 0.2), next to the untrained tower (the image tower
+    frame by frame) as the floor."""
+    from minivlm import video_tower, zoo
+
+    start = time.perf_counter()
+    tower = zoo.toy_video(kind, progress=False)
+    untrained = video_tower.new_tower(kind, video_tower.tower_recipe(kind))
+    clips, texts, _ = video_tower.caption_clips("test", n_clips, 8, start=10_000)
+    out = {}
+    for name, t in (("", tower), ("untrained_", untrained)):
+        tokens = video_tower.clip_frame_tokens(t, clips)
+        out[f"{name}video_to_text_top1"] = round(video_tower.retrieval(t, tokens, texts), 4)
+        out[f"{name}direction_zero_shot"] = round(video_tower.direction_zero_shot(t, n_motion)["direction_zero_shot"], 4)
+    out.update({"test_clips": n_clips, "distinct_captions": len(set(texts)), "motion_clips": n_motion,
+                "motion_chance": 0.2, "benchmark_seconds": round(time.perf_counter() - start, 1)})
+    return out
+
+
 # ---- loading times -------------------------------------------------------------------------------------
 def load_seconds() -> dict:
-    """Seconds for toy_clip() and toy_lm() in a fresh process with an empty cache (full mode), and
+    """Seconds for toy_clip(), toy_lm() and both toy_video() towers in a fresh process with an empty cache (full mode), and
     whether anything was trained (written to the cache). Skipped when nothing current is shipped
     (the fresh process would train the full recipes)."""
     from minivlm import zoo
 
     manifest = zoo.read_manifest()
-    current = {"toy_clip": zoo.recipe_key(zoo.clip_recipe(full=True)), "toy_lm": zoo.recipe_key(zoo.lm_recipe(full=True))}
+    from minivlm.video_tower import tower_recipe
+
+    current = {"toy_clip": zoo.recipe_key(zoo.clip_recipe(full=True)), "toy_lm": zoo.recipe_key(zoo.lm_recipe(full=True)),
+               **{f"toy_video_{k}": zoo.recipe_key(tower_recipe(k, full=True)) for k in ("aligned", "separate")}}
     if any(manifest.get(base, {}).get("recipe_key") != key for base, key in current.items()):
         return {"skipped": "the shipped bases are not from the current recipes"}
     code = ("import time, json; t0 = time.perf_counter(); from minivlm import zoo; t1 = time.perf_counter(); "
             "zoo.toy_clip(); t2 = time.perf_counter(); zoo.toy_lm(); t3 = time.perf_counter(); "
+            "[zoo.toy_video(k, progress=False) for k in ('aligned', 'separate')]; t4 = time.perf_counter(); "
             "print(json.dumps({'import_s': round(t1 - t0, 2), 'toy_clip_s': round(t2 - t1, 2), "
-            "'toy_lm_s': round(t3 - t2, 2)}))")
+            "'toy_lm_s': round(t3 - t2, 2), 'toy_video_both_s': round(t4 - t3, 2)}))")
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "MINIVLM_CACHE": cache, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
         env.pop("MINIVLM_FAST", None)
@@ -337,7 +363,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="record the figures in the zoo's manifest")
     parser.add_argument("--quick", action="store_true", help="fewer examples: a smoke run")
-    parser.add_argument("--only", choices=("toy_clip", "toy_lm", "load"),
+    parser.add_argument("--only", choices=("toy_clip", "toy_lm", "toy_video", "load"),
                         help="measure one base, or only the load times from an empty cache")
     args = parser.parse_args()
     from minivlm import zoo
@@ -366,13 +392,19 @@ def main() -> None:
                    "embedding_moved_from_init": placeholder_embeddings(lm, tokenizer)}
         figures["benchmark_seconds"] = round(time.perf_counter() - start, 1)
         report["toy_lm"] = figures
+    if args.only in (None, "toy_video"):
+        for kind in ("aligned", "separate"):
+            report[f"toy_video_{kind}"] = video_tower_figures(kind, 100 if q else 300, 100 if q else 300)
     if args.only in (None, "load"):
         report["load_from_empty_cache"] = load_seconds()
     print(json.dumps(report, indent=1))
     if args.write:
         manifest = zoo.read_manifest()
-        current = {"toy_clip": zoo.recipe_key(zoo.clip_recipe()), "toy_lm": zoo.recipe_key(zoo.lm_recipe())}
-        for base in ("toy_clip", "toy_lm"):
+        from minivlm.video_tower import tower_recipe
+
+        current = {"toy_clip": zoo.recipe_key(zoo.clip_recipe()), "toy_lm": zoo.recipe_key(zoo.lm_recipe()),
+                   **{f"toy_video_{k}": zoo.recipe_key(tower_recipe(k)) for k in ("aligned", "separate")}}
+        for base in current:
             if base in report and base in manifest:
                 if manifest[base]["recipe_key"] != current[base]:
                     raise SystemExit(f"the shipped {base} is not from the current recipe; run make zoo first")

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .video_tower import VIDEO_TOWERS
 from .vision import TOY_CLIP
 
 FUSIONS = ("language_stream", "cross_attention")
@@ -56,6 +57,10 @@ class VLMConfig:
     audio_segment_seconds: the track is cut into that many windows of that length, centred where
     uniform sampling takes its frames; audio_pool: one embedding per window (else its 50 Hz
     frames); audio_reducer / audio_reducer_args / audio_connector: the audio tokenizer, as for vision.
+    video_tower: None (a video's frames go one by one through the image tower) or a zoo video tower
+    that reads whole clips ('aligned': trained into the image tower's space; 'separate': trained
+    apart; `minivlm.video_tower`); images still go through the image tower, both through the
+    one vision tokenizer (notebook 06, Video-LLaVA).
     """
 
     name: str = "custom"
@@ -86,6 +91,8 @@ class VLMConfig:
     audio_reducer: str = "qformer"
     audio_reducer_args: dict[str, Any] = field(default_factory=dict)
     audio_connector: str = "linear"
+    # The video side (notebook 06): a video tower of its own beside the image tower.
+    video_tower: str | None = None
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -95,6 +102,8 @@ class VLMConfig:
         if self.max_frames < 1:
             raise ValueError(f"max_frames must be ≥ 1, got {self.max_frames}")
         object.__setattr__(self, "audio", tuple(self.audio))  # a list from JSON
+        if self.video_tower not in (None, *VIDEO_TOWERS):
+            raise ValueError(f"unknown video_tower {self.video_tower!r}; use None or one of {VIDEO_TOWERS}")
         if self.audio and self.audio_segments < 1:
             raise ValueError(f"audio_segments must be ≥ 1, got {self.audio_segments}")
         if isinstance(self.lora, dict):  # from JSON

@@ -43,6 +43,7 @@ from .media import Media, MediaMismatchError, as_media, placeholders
 from .reducers import build_reducer
 from .runtime import seeded
 from .samples import Sample, collate
+from .video_tower import VideoTower, build_video_encoder
 from .vision import VisionEncoder, create_clip
 
 
@@ -128,7 +129,7 @@ class VLM(nn.Module):
     fusion = ""
 
     def __init__(self, config: VLMConfig, vision_encoder: VisionEncoder, lm: nn.Module, tokenizer,
-                 audio_encoder: AudioEncoder | None = None):
+                 audio_encoder: AudioEncoder | None = None, video_encoder: VideoTower | None = None):
         super().__init__()
         if config.fusion != self.fusion:
             raise ValueError(f"a {config.fusion} config builds a {FAMILIES[config.fusion].__name__}, "
@@ -158,6 +159,11 @@ class VLM(nn.Module):
                 reducer = build_reducer(config.audio_reducer, adim, config.audio_segments, **config.audio_reducer_args)
                 connector = build_connector(config.audio_connector, adim, self.lm.config.hidden_size)
                 self.audio_tokenizer = VisionTokenizer(adim, connector, reducer, config.standardize)
+        if bool(config.video_tower) != (video_encoder is not None):
+            raise ValueError(f"config.video_tower is {config.video_tower!r} but a video tower was "
+                             f"{'not ' * bool(config.video_tower)}given; build the model with minivlm.build(config)")
+        # Notebook 06: videos through a video tower of their own, into the same vision tokenizer.
+        self.video_encoder = copy.deepcopy(video_encoder)
         self.media_token_ids = tokenizer.convert_tokens_to_ids(list(MEDIA_TOKENS))
         self.eos_token_id = tokenizer.convert_tokens_to_ids(EOS)
         self.requires_grad_(False)  # nothing trains until a stage names it (minivlm.stages)
@@ -178,6 +184,8 @@ class VLM(nn.Module):
             raise ValueError(f"a {item.modality} of {item.num_frames} frames is more than this model's maximum "
                              f"of {self.config.max_frames}; sample fewer frames (minivlm.data.uniform_indices) "
                              "or build the model with a larger max_frames")
+        if item.modality == "video" and self.video_encoder is not None:
+            return self.video_encoder, self.vision_tokenizer  # one tokenizer (projector) for both
         return self.vision_encoder, self.vision_tokenizer
 
     def _media_parts(self, item: Media) -> tuple[nn.Module, VisionTokenizer]:
@@ -208,7 +216,10 @@ class VLM(nn.Module):
                 pixels = encoder.preprocess(torch.stack([items[i].pixels for i in group]))  # (G, T, 3, S, S)
             needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())
             with torch.set_grad_enabled(needs_grad):
-                tokens = encoder(pixels.flatten(0, 1).to(self.device))  # (G·T, P, D)
+                if getattr(encoder, "reads_clips", False):  # a video tower reads the whole clip at once
+                    tokens = encoder(pixels.to(self.device)).flatten(0, 1)  # (G·T, P, D)
+                else:
+                    tokens = encoder(pixels.flatten(0, 1).to(self.device))  # (G·T, P, D)
             for k, i in enumerate(tokens.view(len(group), -1, *tokens.shape[1:])):
                 out[group[k]] = i
         return out  # type: ignore[return-value]
@@ -358,6 +369,8 @@ class VLM(nn.Module):
                "lm": [p for p in self.lm.parameters() if id(p) not in lora_ids]}
         if self.config.lora is not None:
             out["lora"] = lora
+        if self.video_encoder is not None:
+            out["video_encoder"] = list(self.video_encoder.parameters())
         if self.audio_encoder is not None:
             out["audio_encoder"] = list(self.audio_encoder.parameters())
             out["audio_tokenizer"] = list(self.audio_tokenizer.parameters())
@@ -417,12 +430,13 @@ class VLM(nn.Module):
         if not issubclass(family, cls):
             raise TypeError(f"{path} holds a {family.__name__}, not a {cls.__name__}; load it with "
                             f"{family.__name__}.from_pretrained or VLM.from_pretrained")
-        encoder = VisionEncoder(create_clip(config.vision), config.feature_layer, config.keep_cls,
-                                model_name=config.vision)
+        clip = create_clip(config.vision)
+        encoder = VisionEncoder(clip, config.feature_layer, config.keep_cls, model_name=config.vision)
         tokenizer = AutoTokenizer.from_pretrained(path / "lm")
         lm = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path / "lm"))  # weights come below
         audio = build_audio_encoder(config, pretrained=False) if config.audio else None
-        model = family(config, encoder, lm, tokenizer, audio_encoder=audio)
+        video = build_video_encoder(config, clip, pretrained=False) if config.video_tower else None
+        model = family(config, encoder, lm, tokenizer, audio_encoder=audio, video_encoder=video)
         load_model(model, str(path / "model.safetensors"))
         model.eval()
         return model.to(device) if device is not None else model
@@ -499,8 +513,8 @@ class CrossAttentionVLM(VLM):
     fusion = "cross_attention"
 
     def __init__(self, config: VLMConfig, vision_encoder: VisionEncoder, lm: nn.Module, tokenizer,
-                 audio_encoder: AudioEncoder | None = None):
-        super().__init__(config, vision_encoder, lm, tokenizer, audio_encoder)
+                 audio_encoder: AudioEncoder | None = None, video_encoder: VideoTower | None = None):
+        super().__init__(config, vision_encoder, lm, tokenizer, audio_encoder, video_encoder)
         layers = decoder_layers(self.lm)
         if any(isinstance(layer, CrossAttentionLayer) for layer in layers):
             raise ValueError("this LM already has cross-attention layers; give the model a plain LM")

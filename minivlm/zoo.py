@@ -48,7 +48,10 @@ SHIPPED_DIR = Path(__file__).parent / "zoo_weights"
 MANIFEST = SHIPPED_DIR / "manifest.json"
 SHIPPED_FILES = {"toy_clip": "toy-clip.safetensors", "toy_lm": "toy-lm",
                  # the audio bases of notebook 05 (minivlm.audio): event sounds and noises, spoken words
-                 "toy_audio_sound": "toy-audio-sound.safetensors", "toy_audio_speech": "toy-audio-speech.safetensors"}
+                 "toy_audio_sound": "toy-audio-sound.safetensors", "toy_audio_speech": "toy-audio-speech.safetensors",
+                 # the video towers of notebook 06 (minivlm.video_tower): aligned to the image tower's space, or not
+                 "toy_video_aligned": "toy-video-aligned.safetensors",
+                 "toy_video_separate": "toy-video-separate.safetensors"}
 CHECKPOINT_SECONDS = 180  # a long build saves a resumable checkpoint this often
 
 
@@ -392,6 +395,35 @@ def toy_audio(base: str, rebuild: bool = False, progress: bool = True, use_shipp
     return model
 
 
+def toy_video(kind: str, rebuild: bool = False, progress: bool = True, use_shipped: bool = True,
+              clip_model: torch.nn.Module | None = None):
+    """The course's video tower 'aligned' (temporal attention on the toy CLIP's image tower, trained
+    against its frozen text tower: LanguageBind's way) or 'separate' (the same blocks with a map and
+    head of their own, trained against a text tower of its own) — a `video_tower.VideoTower` trained
+    from `video_tower.tower_recipe(kind)` on toy-world clips and their captions, with its text tower.
+    Loads the shipped file when it was built from the current recipe (unless `use_shipped` is
+    False), else the cached build, else trains the recipe once into the cache; `rebuild` retrains.
+    clip_model: the toy CLIP it reads frames with (default `toy_clip()`).
+    pixels (G, T, 3, 64, 64) → tokens (G, T, 16, 128)."""
+    from . import video_tower
+
+    recipe = video_tower.tower_recipe(kind)
+    key = recipe_key(recipe)
+    shipped = _shipped_path(f"toy_video_{kind}", key) if use_shipped else None
+    path = _cache_path(f"toy_video_{kind}", key)
+    source = next((p for p in (shipped, path) if p is not None and p.exists()), None)
+    if source is not None and not rebuild:
+        tower = video_tower.new_tower(kind, recipe, clip_model)
+        tower.load_trained_state(load_file(str(source)))
+        return tower.requires_grad_(False).eval()
+    start = time.perf_counter()
+    tower = video_tower.train_tower(recipe, progress, clip_model)  # minutes: the shared loop, no checkpoints
+    log = {"seconds": round(time.perf_counter() - start, 1), "device": _device_name(default_device()), "curve": []}
+    _atomic_save(path, lambda tmp: save_file(_contiguous(tower.trained_state()), str(tmp)))
+    _write_log(path, log)
+    return tower
+
+
 def _cache_path(base: str, key: str) -> Path:
     """Where the cache keeps the build of `base` from recipe `key`."""
     name = {"toy_clip": f"toy-clip-{key}.safetensors", "toy_lm": f"toy-lm-{key}"}.get(
@@ -404,10 +436,13 @@ def _recipes() -> dict[str, tuple[Callable, dict]]:
     from functools import partial
 
     from .audio import AUDIO_BASES, audio_recipe
+    from .video_tower import VIDEO_TOWERS, tower_recipe
 
     out = {"toy_clip": (toy_clip, clip_recipe()), "toy_lm": (toy_lm, lm_recipe())}
     for name in AUDIO_BASES:
         out[f"toy_audio_{name}"] = (partial(toy_audio, name), audio_recipe(name))
+    for name in VIDEO_TOWERS:
+        out[f"toy_video_{name}"] = (partial(toy_video, name), tower_recipe(name))
     return out
 
 

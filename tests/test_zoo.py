@@ -7,6 +7,7 @@ import torch
 
 from minivlm import zoo
 from minivlm.audio import AUDIO_BASES, audio_recipe
+from minivlm.video_tower import VIDEO_TOWERS, tower_recipe
 
 
 def test_toy_clip_is_built_once_then_loaded_identically():
@@ -101,7 +102,8 @@ def test_shipped_files_match_their_recipes_and_hashes():
     assert set(zoo.SHIPPED_FILES) <= set(manifest), "no shipped bases: run `make zoo`"
     keys = {"toy_clip": zoo.recipe_key(zoo.clip_recipe(full=True)),
             "toy_lm": zoo.recipe_key(zoo.lm_recipe(full=True)),
-            **{f"toy_audio_{n}": zoo.recipe_key(audio_recipe(n, full=True)) for n in AUDIO_BASES}}
+            **{f"toy_audio_{n}": zoo.recipe_key(audio_recipe(n, full=True)) for n in AUDIO_BASES},
+            **{f"toy_video_{n}": zoo.recipe_key(tower_recipe(n, full=True)) for n in VIDEO_TOWERS}}
     for base, name in zoo.SHIPPED_FILES.items():
         entry = manifest[base]
         assert entry["recipe_key"] == keys[base], (
@@ -119,10 +121,15 @@ def test_full_mode_loads_the_shipped_bases_from_an_empty_cache(tmp_path, monkeyp
     monkeypatch.setenv("MINIVLM_FAST", "0")
     monkeypatch.setenv("MINIVLM_CACHE", str(tmp_path))
     monkeypatch.setattr(zoo, "_train_resumable", lambda *a, **k: pytest.fail("a shipped base was retrained"))
+    from minivlm import video_tower
+
+    monkeypatch.setattr(video_tower, "train_tower", lambda *a, **k: pytest.fail("a shipped video tower was retrained"))
     start = time.perf_counter()
     clip = zoo.toy_clip(progress=False)
     lm, tokenizer = zoo.toy_lm(progress=False)
+    towers = [zoo.toy_video(kind, progress=False) for kind in VIDEO_TOWERS]
     assert time.perf_counter() - start < 30
+    assert all(not p.requires_grad for t in towers for p in t.parameters())
     assert not list(tmp_path.rglob("toy-*"))
     assert all(p.dtype == torch.float32 for p in [*clip.parameters(), *lm.parameters()])
     ids = torch.tensor([tokenizer("the red circle is at the top left . what colour is the circle ?").input_ids])
