@@ -395,9 +395,11 @@ for name in results:
     record.add(f"sync/{name}", sync[name])
 
 
-def better(a, b) -> bool:
+def better(a, b) -> bool | None:
+    """True when a beats b beyond 2 standard errors, False when b beats a, None when not distinguishable."""
     (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
-    return bool(ma - mb > 2 * np.hypot(sa, sb))
+    gap = ma - mb
+    return None if abs(gap) <= 2 * np.hypot(sa, sb) else bool(gap > 0)
 
 
 def holds(a, b) -> bool:
