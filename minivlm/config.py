@@ -56,6 +56,8 @@ class VLMConfig:
     audio_segment_seconds: the track is cut into that many windows of that length, centred where
     uniform sampling takes its frames; audio_pool: one embedding per window (else its 50 Hz
     frames); audio_reducer / audio_reducer_args / audio_connector: the audio tokenizer, as for vision.
+    audio_sync: fuse a clip's soundtrack with its frames before the tokenizer, window by window of
+    sync_seconds (video-SALMONN; the vision reducer then reads both, no separate audio tokenizer).
     """
 
     name: str = "custom"
@@ -86,6 +88,10 @@ class VLMConfig:
     audio_reducer: str = "qformer"
     audio_reducer_args: dict[str, Any] = field(default_factory=dict)
     audio_connector: str = "linear"
+    # video-SALMONN (notebook 09): each frame's tokens beside the audio frames of its sync_seconds
+    # window, along the feature dimension, read by one tokenizer (`minivlm.video_salmonn`).
+    audio_sync: bool = False
+    sync_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -97,6 +103,9 @@ class VLMConfig:
         object.__setattr__(self, "audio", tuple(self.audio))  # a list from JSON
         if self.audio and self.audio_segments < 1:
             raise ValueError(f"audio_segments must be ≥ 1, got {self.audio_segments}")
+        if self.audio_sync and (not self.audio or self.sync_seconds <= 0):
+            raise ValueError("audio_sync needs audio bases (config.audio) and sync_seconds > 0, got "
+                             f"audio={self.audio}, sync_seconds={self.sync_seconds}")
         if isinstance(self.lora, dict):  # from JSON
             object.__setattr__(self, "lora", LoraSpec(**{**self.lora, "targets": tuple(self.lora["targets"])}))
 
