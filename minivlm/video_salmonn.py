@@ -44,7 +44,7 @@ AUDIO_RATE = 50  # audio frames per second of both audio bases (Whisper's and BE
 LORA = LoraSpec(rank=8, alpha=8.0, dropout=0.0, targets=("q_proj", "k_proj", "v_proj", "o_proj"))
 VIDEO_SALMONN = VLMConfig(
     name="video-salmonn", reducer="mrc_qformer",
-    reducer_args={"resolutions": [[4, 8], [1, 2]], "depth": 2, "causal": True}, connector="linear",
+    reducer_args={"resolutions": [[4, 8], [1, 2]], "depth": 2, "causal": True, "width": 128}, connector="linear",
     audio=("sound", "speech"), audio_segment_seconds=1.0, audio_pool=False, audio_sync=True, sync_seconds=0.5,
     lora=LORA,
 )
