@@ -226,3 +226,28 @@ def test_diversity_check_accepts_the_answer_and_rejects_wrong_ones(monkeypatch):
     for wrong in (with_diagonal, dot_products, across_windows, no_single_query_case):
         with pytest.raises(CheckFailed):
             check_diversity(wrong)
+
+
+# ---- the 'where … when the voice says …' question ---------------------------------------------------
+def test_where_questions_need_the_moment_the_word_is_said():
+    from minivlm.data import WorldConfig, audio_qa, position_words, soundtrack
+
+    world = WorldConfig(max_objects=1, p_static=0.0, p_appear=0.0, p_disappear=0.0, p_stop=0.0)
+    found = 0
+    for k in range(40):
+        scene = sample_scene("train", k, world)
+        qa = audio_qa(scene, "where", np.random.default_rng(k))
+        if qa is None:
+            continue
+        found += 1
+        words = {u.word: u.middle for u in soundtrack(scene).words}
+        said = next(w for w in words if f"says {w} ?" in qa.question)
+        place = {w: position_words(*(float(c) for c in scene.position(0, t))) for w, t in words.items()}
+        assert qa.kind == "where" and qa.answer == place[said]
+        assert all(p != qa.answer for w, p in place.items() if w != said)  # the other moment gives another answer
+    assert found >= 10
+
+
+def test_make_av_qa_asks_where_questions():
+    samples = make_av_qa("train", 3, kinds=("where",))
+    assert all(s.kind == "where" and s.messages[0]["content"].startswith("<audio> <video> where is the") for s in samples)
