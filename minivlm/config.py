@@ -61,6 +61,8 @@ class VLMConfig:
     that reads whole clips ('aligned': trained into the image tower's space; 'separate': trained
     apart; `minivlm.video_tower`); images still go through the image tower, both through the
     one vision tokenizer (notebook 06, Video-LLaVA).
+    audio_sync: fuse a clip's soundtrack with its frames before the tokenizer, window by window of
+    sync_seconds (video-SALMONN; the vision reducer then reads both, no separate audio tokenizer).
     """
 
     name: str = "custom"
@@ -93,6 +95,10 @@ class VLMConfig:
     audio_connector: str = "linear"
     # The video side (notebook 06): a video tower of its own beside the image tower.
     video_tower: str | None = None
+    # video-SALMONN (notebook 09): each frame's tokens beside the audio frames of its sync_seconds
+    # window, along the feature dimension, read by one tokenizer (`minivlm.video_salmonn`).
+    audio_sync: bool = False
+    sync_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -106,6 +112,9 @@ class VLMConfig:
             raise ValueError(f"unknown video_tower {self.video_tower!r}; use None or one of {VIDEO_TOWERS}")
         if self.audio and self.audio_segments < 1:
             raise ValueError(f"audio_segments must be ≥ 1, got {self.audio_segments}")
+        if self.audio_sync and (not self.audio or self.sync_seconds <= 0):
+            raise ValueError("audio_sync needs audio bases (config.audio) and sync_seconds > 0, got "
+                             f"audio={self.audio}, sync_seconds={self.sync_seconds}")
         if isinstance(self.lora, dict):  # from JSON
             object.__setattr__(self, "lora", LoraSpec(**{**self.lora, "targets": tuple(self.lora["targets"])}))
 

@@ -76,10 +76,11 @@ class Media:
     def __repr__(self) -> str:
         if self.features is not None:
             return f"Media({self.modality}, features {tuple(self.features.shape)})"
-        if self.waveform is not None:
+        if self.pixels is None:
             return f"Media(audio, {len(self.waveform) / self.sample_rate:.2f} s at {self.sample_rate} Hz)"
         t, h, w, _ = self.pixels.shape
-        return f"Media({self.modality}, {t} frame{'s' if t > 1 else ''} {h}×{w})"
+        sound = "" if self.waveform is None else f" + {len(self.waveform) / self.sample_rate:.2f} s of sound"
+        return f"Media({self.modality}, {t} frame{'s' if t > 1 else ''} {h}×{w}{sound})"
 
     # ---- constructors --------------------------------------------------------------------
     @classmethod

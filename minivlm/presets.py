@@ -10,16 +10,16 @@ collects them in `PRESETS` (name → `VLMConfig`).
 
 from __future__ import annotations
 
-from . import flamingo, lita, llava, pllava, video_chat, video_llama, video_llava
+from . import flamingo, lita, llava, pllava, video_chat, video_llama, video_llava, video_salmonn
 from .audio import build_audio_encoder
 from .config import ZOO, VLMConfig
 from .lm import load_lm
 from .video_tower import build_video_encoder
 from .vision import TOY_CLIP, VisionEncoder, create_clip
-from .vlm import FAMILIES, VLM
+from .vlm import VLM, family_of
 
 PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS, **lita.PRESETS, **pllava.PRESETS, **video_llama.PRESETS,
-                               **video_llava.PRESETS}
+                                 **video_llava.PRESETS, **video_salmonn.PRESETS}
 
 
 def preset(name: str) -> VLMConfig:
@@ -50,4 +50,4 @@ def build(name_or_config: str | VLMConfig, **changes) -> VLM:
     lm, tokenizer = zoo.toy_lm() if config.lm == ZOO else load_lm(config.lm)
     audio = build_audio_encoder(config) if config.audio else None  # the audio bases (notebook 05)
     video = build_video_encoder(config, clip) if config.video_tower else None  # a video tower (notebook 06)
-    return FAMILIES[config.fusion](config, encoder, lm, tokenizer, audio_encoder=audio, video_encoder=video)
+    return family_of(config)(config, encoder, lm, tokenizer, audio_encoder=audio, video_encoder=video)

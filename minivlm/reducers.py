@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .qformer import QFormer
+from .qformer import MRCQFormer, QFormer
 from .resampler import PerceiverResampler
 
 
@@ -201,6 +201,7 @@ REDUCERS = {
     "qformer": QFormer,  # Video-LLaMA's video and audio Q-Formers (notebook 05)
     "adaptive_pool": lambda dim, **args: AdaptivePool(**args),  # PLLaVA (notebook 08)
     "slowfast": lambda dim, **args: SlowFastTokens(**args),  # LITA (notebook 07)
+    "mrc_qformer": MRCQFormer,  # video-SALMONN's multi-resolution causal Q-Former (notebook 09)
 }
 
 
@@ -208,6 +209,6 @@ def build_reducer(name: str, dim: int, max_frames: int = 16, **args) -> nn.Modul
     """A reducer by name (see REDUCERS) for features of width `dim`."""
     if name not in REDUCERS:
         raise ValueError(f"unknown reducer {name!r}; use one of {sorted(REDUCERS)}")
-    if name in ("valley", "perceiver", "qformer"):
+    if name in ("valley", "perceiver", "qformer", "mrc_qformer"):
         args = {"max_frames": max_frames, **args}
     return REDUCERS[name](dim, **args)

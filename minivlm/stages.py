@@ -58,16 +58,17 @@ def param_groups(model, stage: Stage) -> list[dict]:
 
 def run_stage(model, stage: Stage, samples: Sequence[Sample], seed: int = 0, progress: bool = True,
               eval_fn: Callable | None = None, eval_every: int | None = None,
-              history: History | None = None, batches=None) -> History:
+              history: History | None = None, batches=None, loss_fn: Callable | None = None) -> History:
     """Train `model` for one stage on `samples` (or on `batches`, an iterator of collated batches,
-    for data generated on the fly). Leaves exactly the stage's parts trainable."""
+    for data generated on the fly). Leaves exactly the stage's parts trainable. `loss_fn(model,
+    batch)`: another training loss than the LM's (e.g. video-SALMONN's LM loss + diversity loss)."""
     model.set_trainable(*stage.train)
     if batches is None:
         batches = sample_batches(model, samples, stage.batch_size, seed)
     config = TrainConfig(steps=stage.steps, lr=stage.lr, weight_decay=stage.weight_decay, seed=seed,
                          desc=stage.name, progress=progress)
     return train(model, batches, config, parameters=param_groups(model, stage), eval_fn=eval_fn,
-                 eval_every=eval_every, history=history)
+                 eval_every=eval_every, history=history, **({"loss_fn": loss_fn} if loss_fn else {}))
 
 
 def run_recipe(model, recipe: Sequence[Stage], data: Mapping[str, Sequence[Sample]], seed: int = 0,

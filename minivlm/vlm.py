@@ -140,6 +140,8 @@ class VLM(nn.Module):
         self.lm = copy.deepcopy(lm)
         self.tokenizer = tokenizer
         dim = vision_encoder.width
+        if config.audio_sync and audio_encoder is not None:  # video-SALMONN: frames and audio side by side
+            dim += audio_encoder.width
         with seeded(config.seed):
             reducer_dim = self.lm.config.hidden_size if config.reduce_after_connector else dim
             reducer = build_reducer(config.reducer, reducer_dim, config.max_frames, **config.reducer_args)
@@ -153,7 +155,7 @@ class VLM(nn.Module):
             raise ValueError(f"config.audio is {config.audio} but an audio encoder was {'not ' * bool(config.audio)}"
                              "given; build the model with minivlm.build(config)")
         self.audio_encoder = copy.deepcopy(audio_encoder)
-        if audio_encoder is not None:  # the audio side (notebook 05): its own tokenizer, like vision's
+        if audio_encoder is not None and not config.audio_sync:  # the audio side (notebook 05): its own tokenizer
             adim = audio_encoder.width
             with seeded(config.seed + 3):
                 reducer = build_reducer(config.audio_reducer, adim, config.audio_segments, **config.audio_reducer_args)
@@ -373,6 +375,7 @@ class VLM(nn.Module):
             out["video_encoder"] = list(self.video_encoder.parameters())
         if self.audio_encoder is not None:
             out["audio_encoder"] = list(self.audio_encoder.parameters())
+        if hasattr(self, "audio_tokenizer"):
             out["audio_tokenizer"] = list(self.audio_tokenizer.parameters())
         return out
 
@@ -426,7 +429,7 @@ class VLM(nn.Module):
             raise FileNotFoundError(f"{path} holds no saved model (config.json missing); save one with "
                                     "model.save_pretrained(path)")
         config = VLMConfig.load(path / "config.json")
-        family = FAMILIES[config.fusion]
+        family = family_of(config)
         if not issubclass(family, cls):
             raise TypeError(f"{path} holds a {family.__name__}, not a {cls.__name__}; load it with "
                             f"{family.__name__}.from_pretrained or VLM.from_pretrained")
@@ -585,5 +588,15 @@ class CrossAttentionVLM(VLM):
 FAMILIES: dict[str, type[VLM]] = {"language_stream": LanguageStreamVLM, "cross_attention": CrossAttentionVLM}
 
 
-__all__ = ["VLM", "LanguageStreamVLM", "CrossAttentionVLM", "FAMILIES", "VisionTokenizer", "FeatureStandardizer",
+def family_of(config: VLMConfig) -> type[VLM]:
+    """The class a config builds: its fusion family, or video-SALMONN's synchronised language
+    stream when config.audio_sync (notebook 09)."""
+    if config.audio_sync:
+        from .video_salmonn import SynchronisedVLM
+
+        return SynchronisedVLM
+    return FAMILIES[config.fusion]
+
+
+__all__ = ["VLM", "LanguageStreamVLM", "CrossAttentionVLM", "FAMILIES", "family_of", "VisionTokenizer", "FeatureStandardizer",
            "ModalityError"]

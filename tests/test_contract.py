@@ -74,7 +74,10 @@ def test_a_video_carrying_its_soundtrack_is_seen_as_the_same_video(model):
     with torch.no_grad():
         plain = model(**collate(model, [qa([CLIP4], "what ?", "x")])).logits
         sound = model(**collate(model, [qa([CLIP4_SOUND], "what ?", "x")])).logits
-    assert torch.equal(plain, sound)
+    if model.config.audio_sync:  # video-SALMONN hears a clip's own soundtrack (silence without one)
+        assert not torch.equal(plain, sound)
+    else:
+        assert torch.equal(plain, sound)
 
 
 def test_each_placeholder_expands_to_its_own_items_token_count(model):
@@ -82,7 +85,7 @@ def test_each_placeholder_expands_to_its_own_items_token_count(model):
     slots = torch.isin(batch["input_ids"], torch.tensor(model.media_token_ids)).sum(1).tolist()
     want = [sum(model.placeholder_length(m) for m in s.media) for s in BATCHES["mixed"]]
     assert slots == want
-    if model.config.fusion == "language_stream" and model.config.reducer not in ("perceiver", "qformer"):
+    if model.config.fusion == "language_stream" and model.config.reducer not in ("perceiver", "qformer", "mrc_qformer"):
         assert model.num_tokens(CLIP4) != model.num_tokens(CLIP2)  # per item, not per batch
 
 
@@ -136,7 +139,7 @@ def test_a_stage_trains_only_the_parts_it_names(model):
     changed = {k for k, v in m.state_dict().items() if not torch.equal(before[k], v)}
     assert changed and all(k.startswith(parts) for k in changed)
     assert any(k.startswith("vision_tokenizer.") for k in changed)
-    if hears(m):  # the audio tokenizer learns from audio batches, alone
+    if hears(m) and "audio_tokenizer" in m.parts():  # the audio tokenizer learns from audio batches, alone
         before = {k: v.clone() for k, v in m.state_dict().items()}
         run_stage(m, Stage("a", train=("audio_tokenizer",), data="x", steps=2, lr=1e-2, batch_size=2),
                   AUDIO_BATCHES["audio"], progress=False)

@@ -185,13 +185,13 @@ def make_av_qa(split: str, n: int, num_frames: int = 8, kinds: tuple[str, ...] |
     """n clips with sound, each with one question of a kind drawn from `kinds` (default: every
     kind of CLIP_QA_KINDS and AUDIO_QA_KINDS): video-only kinds come from `text.clip_qa`, the
     kinds that need the soundtrack from `text.audio_qa`."""
-    from .text import AUDIO_QA_KINDS, audio_qa
+    from .text import AUDIO_QA_KINDS, HEARD_KINDS, audio_qa
 
     kinds = kinds or (*CLIP_QA_KINDS, *AUDIO_QA_KINDS)
     out = []
     for scene, rng in _scenes(split, n, config, start):
         for k in rng.permutation(len(kinds)):
-            ask = audio_qa if kinds[k] in AUDIO_QA_KINDS else clip_qa
+            ask = audio_qa if kinds[k] in HEARD_KINDS else clip_qa
             qa = ask(scene, kinds[k], rng)
             if qa is not None:
                 out.append(av_sample(clip_with_sound(scene, num_frames), qa, scene, audio))

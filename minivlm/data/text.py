@@ -223,6 +223,10 @@ def vocabulary_words(num_scenes: int = 200) -> list[str]:
 # noise: what the off-screen noise is (audio alone); speech: what the voice says (audio alone);
 # sync: which object moves while the voice says a word (audio and video, in time).
 AUDIO_QA_KINDS = ("noise", "speech", "sync")
+# where: where an object is while the voice says a word (one frame of that moment answers it; the
+# object is elsewhere when the other word is said). Notebook 09's sync kind, beside 'sync'.
+AV_SYNC_KINDS = ("sync", "where")
+HEARD_KINDS = (*AUDIO_QA_KINDS, "where")  # every kind `audio_qa` asks
 
 
 def moving_at(scene: Scene, i: int, t: float) -> bool:
@@ -257,4 +261,16 @@ def audio_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
         pick = choose(rng, options)
         return pick and QA(kind, f"which object moves while the voice says {pick[0].word} ?",
                            f"the {scene.objects[pick[1]].name()}")
-    raise ValueError(f"unknown audio question kind {kind!r}; use one of {AUDIO_QA_KINDS}")
+    if kind == "where":
+        options = []
+        for u in sounds.words:
+            others = [v.middle for v in sounds.words if v is not u]
+            for i, o in enumerate(scene.objects):
+                if not all(scene.visible(i, t) for t in (u.middle, *others)):
+                    continue
+                here = position_words(*(float(c) for c in scene.position(i, u.middle)))
+                if all(position_words(*(float(c) for c in scene.position(i, t))) != here for t in others):
+                    options.append((u, o, here))
+        pick = choose(rng, options)
+        return pick and QA(kind, f"where is the {pick[1].name()} when the voice says {pick[0].word} ?", pick[2])
+    raise ValueError(f"unknown audio question kind {kind!r}; use one of {HEARD_KINDS}")
