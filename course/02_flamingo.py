@@ -53,7 +53,7 @@ from minivlm.eval import evaluate
 from minivlm.flamingo import FLAMINGO, PRETRAIN, check_media_index, check_media_mask
 from minivlm.lm import position_ids
 from minivlm.resampler import PerceiverResampler
-from minivlm.results import Record, interval, verdict
+from minivlm.results import Record, direction, interval, verdict
 from minivlm.samples import Sample, collate
 from minivlm.stages import run_stage
 from minivlm.vlm import VLM
@@ -711,26 +711,18 @@ record.add("gating_loss", {"at_initialisation": at_init_loss, "after_training": 
 # start left the model better off at this size.
 
 # %%
-def goes(text: str, winner: str) -> bool | None:
-    """True when `verdict` named `winner` better, False when it named the other, None when not distinguishable."""
-    return None if "not distinguishable" in text else text.startswith(f"{winner} is better")
-
-
-one_vs_zero = verdict([c[1] for c in curves.values()], [c[0] for c in curves.values()], ("1 shot", "0 shots"))
+one, zero = [c[1] for c in curves.values()], [c[0] for c in curves.values()]
 record.headline("one example shows the task: attribute episodes, 1 shot vs 0 shots (held-out stills)",
-                f"{interval([c[1] for c in curves.values()])} vs {interval([c[0] for c in curves.values()])}",
-                goes(one_vs_zero, "1 shot"))
+                f"{interval(one)} vs {interval(zero)}", direction(one, zero))
 for task, claim in (("text-only QA", "freezing the LM keeps its text skills (text-only QA, frozen vs unfrozen)"),
                     ("4-shot attribute", "fine-tuning the LM lowers the image task (4-shot attribute, frozen vs "
                                          "unfrozen; Flamingo Table 3)")):
     a, b = forgetting["Flamingo"][task], forgetting["LM unfrozen"][task]
-    record.headline(claim, f"{interval(a)} vs {interval(b)}", goes(verdict(a, b, ("frozen", "unfrozen")), "frozen"))
+    record.headline(claim, f"{interval(a)} vs {interval(b)}", direction(a, b))
 record.headline("tanh gating ends at a lower held-out loss than plain residuals (Flamingo Table 3: 70.7 vs 66.5)",
                 f"{interval(gating['tanh gating (Flamingo)'])} vs {interval(gating['no gating'])}",
-                goes(verdict(gating["tanh gating (Flamingo)"], gating["no gating"], ("tanh gating", "no gating"),
-                             higher_is_better=False), "tanh gating"))
-for h in record.figures["headlines"]:
-    print(f"• {h['claim']}: {h['measured']} → paper's direction: {h['reproduces']}")
+                direction(gating["tanh gating (Flamingo)"], gating["no gating"], higher_is_better=False))
+record.scorecard()
 
 # %% [markdown]
 # ### Try it — more shots than it was trained on

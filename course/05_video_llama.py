@@ -54,7 +54,7 @@ from minivlm.data.soundtrack import VARIANTS
 from minivlm.eval import evaluate, leaderboard
 from minivlm.media import Media, MissingAudioError
 from minivlm.qformer import QFormer
-from minivlm.results import Record, interval, mean_se, verdict
+from minivlm.results import Record, direction, interval, mean_se, verdict
 from minivlm.samples import all_media
 from minivlm.stages import run_stage
 from minivlm.train import count_parameters
@@ -395,13 +395,6 @@ for name in results:
     record.add(f"sync/{name}", sync[name])
 
 
-def better(a, b) -> bool | None:
-    """True when a beats b beyond 2 standard errors, False when b beats a, None when not distinguishable."""
-    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
-    gap = ma - mb
-    return None if abs(gap) <= 2 * np.hypot(sa, sb) else bool(gap > 0)
-
-
 def holds(a, b) -> bool:
     (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
     return bool(ma >= mb - 2 * np.hypot(sa, sb))
@@ -409,7 +402,7 @@ def holds(a, b) -> bool:
 
 record.headline("audio questions (noise, speech) need the audio branch: with vs without",
                 f"{interval(heard['video-llama'])} vs {interval(heard['no audio branch'])} (chance {chance_heard:.3f})",
-                better(heard["video-llama"], heard["no audio branch"]))
+                direction(heard["video-llama"], heard["no audio branch"]))
 record.headline("video-only accuracy holds with the audio branch added",
                 f"{interval(seen['video-llama'])} vs {interval(seen['no audio branch'])}",
                 holds(seen["video-llama"], seen["no audio branch"]))

@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from minivlm import build, data, fast_mode, pick, plot, seed_everything, zoo
 from minivlm.eval import chance_by_kind, evaluate
 from minivlm.media import Media
-from minivlm.results import Record, interval, mean_se, verdict
+from minivlm.results import Record, direction, interval, mean_se, verdict
 from minivlm.samples import all_media, precompute
 from minivlm.stages import run_stage
 from minivlm.video_llava import (JOINT, NUM_FRAMES, VIDEO_LLAVA, check_alignment_loss, check_mixed_batch,
@@ -355,30 +355,21 @@ for question in ["how many objects are there ?", f"what colour is the {mover.sha
 # from the intervals: a difference counts only when it exceeds twice its standard error.
 
 # %%
-def differs(a, b) -> int:
-    """+1 when mean(a) > mean(b) beyond 2 standard errors, −1 when below, 0 when not distinguishable."""
-    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
-    return int(np.sign(ma - mb)) if abs(ma - mb) > 2 * np.hypot(sa, sb) else 0
-
-
-DIRECTION = {1: True, -1: False, 0: None}  # the paper's way, the other way, not distinguishable here
 claims = []
 for g, what in (("all", "all kinds"), ("static", "colour/shape/count"), ("direction", "direction")):
     a, b = table["joint"][g], table["video-only"][g]
     claims.append((f"joint image + video training beats video-only on held-out video QA ({what})",
-                   f"{interval(a)} vs {interval(b)}", DIRECTION[differs(a, b)]))
+                   f"{interval(a)} vs {interval(b)}", direction(a, b)))
 for g, what in (("all", "all kinds"), ("static", "colour/shape/count"), ("direction", "direction")):
     a, b = table["joint"][g], table["separate towers"][g]
     claims.append((f"united (aligned) video tower beats separate, unaligned towers on held-out video QA ({what})",
-                   f"{interval(a)} vs {interval(b)}", DIRECTION[differs(a, b)]))
+                   f"{interval(a)} vs {interval(b)}", direction(a, b)))
 claims.append(("contrastive training against the frozen text tower teaches the video tower motion (zero-shot, "
                "before vs after; no paper figure)", f"{motion['before alignment']:.2f} → {motion['aligned (zoo)']:.2f}",
                None))
 for claim, measured, reproduces in claims:
-    shown = {True: "goes the paper's way", False: "does NOT go the paper's way here",
-             None: "no paper claim" if "no paper figure" in claim else "not distinguishable here"}[reproduces]
-    print(f"- {claim}\n    {measured}  →  {shown}")
-    record.headline(claim, measured, reproduces)
+    record.headline(claim, measured, reproduces, paper_claim="no paper figure" not in claim)
+record.scorecard()
 
 # %% [markdown]
 # ## What changed at toy scale

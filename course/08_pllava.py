@@ -53,7 +53,7 @@ from minivlm.media import Media
 from minivlm.pllava import (KINDS, PLLAVA, POST_ALPHA, PROMPT_TEMPLATES, TEMPORAL_KINDS, TUNE, check_adaptive_pool,
                             check_lora, dominance, pooled, template_accuracy, token_norms, trainable_parameters)
 from minivlm.reducers import AdaptivePool
-from minivlm.results import Record, interval, mean_se, verdict
+from minivlm.results import Record, direction, interval, mean_se, verdict
 from minivlm.samples import all_media, precompute
 from minivlm.stages import run_stage
 
@@ -494,42 +494,33 @@ for question in ["how many objects are there ?", f"what colour is the {mover.sha
 # the intervals: a difference counts only when it exceeds twice its standard error.
 
 # %%
-def differs(a, b) -> int:
-    """+1 when mean(a) > mean(b) beyond 2 standard errors, −1 when below, 0 when not distinguishable."""
-    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
-    return int(np.sign(ma - mb)) if abs(ma - mb) > 2 * np.hypot(sa, sb) else 0
-
-
-DIRECTION = {1: True, -1: False, 0: None}  # the paper's way, the other way, not distinguishable here
 claims = []
 if (2, 4) in table:
     a, b = table[POOL]["temporal"], table[(2, 4)]["temporal"]
     claims.append(("at 32 tokens per clip, pooling space (8×2×2) beats pooling time (2×4×4) on direction/order",
-                   f"{interval(a)} vs {interval(b)}", DIRECTION[differs(a, b)]))
+                   f"{interval(a)} vs {interval(b)}", direction(a, b)))
 a, b = table[POOL]["static"], table[NAIVE]["static"]
 claims.append(("pooling space 4×4 → 2×2 costs little on colour/shape/count (8×2×2 vs 8×4×4, not worse)",
-               f"{interval(a)} vs {interval(b)}", differs(a, b) >= 0))
+               f"{interval(a)} vs {interval(b)}", direction(a, b) is not False))
 a, b = table[POOL]["temporal"], table[NAIVE]["temporal"]
 claims.append(("pooling space 4×4 → 2×2 costs little on direction/order (8×2×2 vs 8×4×4, not worse)",
-               f"{interval(a)} vs {interval(b)}", differs(a, b) >= 0))
+               f"{interval(a)} vs {interval(b)}", direction(a, b) is not False))
 a, b = final_dominance["naive (8×4×4)"], final_dominance["PLLaVA (8×2×2)"]
 claims.append(("the naive model's visual tokens have dominant norms (max/median, naive vs pooled)",
-               f"{interval(a)} vs {interval(b)}", DIRECTION[differs(a, b)]))
+               f"{interval(a)} vs {interval(b)}", direction(a, b)))
 claims.append(("unseen prompts cost the naive model more than the pooled one (accuracy drop, naive vs pooled)",
-               f"{interval(drop['naive'])} vs {interval(drop['PLLaVA'])}", DIRECTION[differs(drop["naive"], drop["PLLaVA"])]))
+               f"{interval(drop['naive'])} vs {interval(drop['PLLaVA'])}", direction(drop["naive"], drop["PLLaVA"])))
 claims.append(("more training data lowers the naive model's accuracy under the role-words prompt (change along training)",
-               interval(growth[("naive", "role words")]), DIRECTION[-differs(growth[("naive", "role words")], [0.0] * len(SEEDS))]))
+               interval(growth[("naive", "role words")]), direction(growth[("naive", "role words")], [0.0] * len(SEEDS), higher_is_better=False)))
 claims.append(("LoRA (q, v) + projector vs the full LM tuned, at the PLLaVA shape (no paper claim)",
                f"{interval([r['all'] for r in ways['LoRA']])} vs {interval([r['all'] for r in ways['full LM']])} "
                f"with {params['LoRA']:,} vs {params['full LM']:,} trainable weights", None))
 a, b = scale_scores["trained"][POST_ALPHA], scale_scores["trained"][train_alpha]
 claims.append((f"post-optimisation: evaluating at alpha {POST_ALPHA} beats the trained alpha {train_alpha}",
-               f"{interval(a)} vs {interval(b)}", DIRECTION[differs(a, b)]))
+               f"{interval(a)} vs {interval(b)}", direction(a, b)))
 for claim, measured, reproduces in claims:
-    shown = {True: "goes the paper's way", False: "does NOT go the paper's way here",
-             None: "no paper claim" if "no paper claim" in claim else "not distinguishable here"}[reproduces]
-    print(f"- {claim}\n    {measured}  →  {shown}")
-    record.headline(claim, measured, reproduces)
+    record.headline(claim, measured, reproduces, paper_claim="no paper claim" not in claim)
+record.scorecard()
 
 
 # %% [markdown]

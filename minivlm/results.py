@@ -58,6 +58,20 @@ def verdict(a: Sequence[float], b: Sequence[float], names: tuple[str, str] = ("A
     return f"{better} is better ({names[0]} − {names[1]}: {shown})"
 
 
+def direction(a: Sequence[float], b: Sequence[float], higher_is_better: bool = True) -> bool | None:
+    """Whether variant a beats variant b, as `verdict` reads the intervals: True when a is better by
+    more than twice the standard error of the difference, False when b is, None when the two are
+    not distinguishable here (or a side has one seed). What `Record.headline` takes as `reproduces`
+    when the paper says a beats b."""
+    if min(len(a), len(b)) < 2:
+        return None
+    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
+    diff = ma - mb
+    if abs(diff) <= 2 * math.hypot(sa, sb) or diff == 0:
+        return None
+    return (diff > 0) == higher_is_better
+
+
 def results_dir() -> Path:
     """Where results/NN.json go: the repository's results/ (when the package runs from a
     checkout), else ./results."""
@@ -83,16 +97,26 @@ class Record:
         self.notebook = notebook
         self.figures: dict[str, Any] = {}
         self.start = time.perf_counter()
+        self._paper_claims: list[bool] = []  # per headline: does the paper make this claim?
 
     def add(self, name: str, value: Any) -> Any:
         self.figures[name] = _plain(value)
         return value
 
-    def headline(self, claim: str, measured: str, reproduces: bool | None) -> None:
+    def headline(self, claim: str, measured: str, reproduces: bool | None, paper_claim: bool = True) -> None:
         """A claim for the README's table: what was measured ('0.72 ± 0.03 vs …', from `interval`
-        and `verdict`) and whether it goes the paper's way (None: the paper says nothing to compare)."""
+        and `verdict`) and whether it goes the paper's way (`direction`: None when not
+        distinguishable here; paper_claim=False: the paper says nothing to compare)."""
         self.figures.setdefault("headlines", []).append(
             {"claim": claim, "measured": measured, "reproduces": reproduces})
+        self._paper_claims.append(paper_claim)
+
+    def scorecard(self) -> None:
+        """Print every headline with what it says about the paper's claim."""
+        for h, paper in zip(self.figures.get("headlines", []), self._paper_claims):
+            said = {True: "goes the paper's way", False: "does NOT go the paper's way here",
+                    None: "not distinguishable here" if paper else "no paper claim"}[h["reproduces"]]
+            print(f"- {h['claim']}\n    {h['measured']}  →  {said}")
 
     def save(self, folder: str | Path | None = None) -> Path | None:
         if fast_mode():

@@ -131,3 +131,20 @@ def test_intervals_and_verdicts_only_call_a_difference_the_interval_supports(tmp
     monkeypatch.setenv("MINIVLM_FAST", "0")
     saved = json.loads(record.save(tmp_path).read_text())
     assert saved["figures"] == {"accuracy": {"mlp": [0.9, 0.8]}} and saved["machine"]["cpu_cores"] >= 1
+
+
+def test_direction_reads_the_interval_three_ways(capsys):
+    from minivlm.results import Record, direction
+
+    better, worse, close = [0.8, 0.82, 0.81], [0.5, 0.52, 0.51], [0.79, 0.83, 0.80]
+    assert direction(better, worse) is True and direction(worse, better) is False
+    assert direction(better, close) is None  # within 2 standard errors: not distinguishable here
+    assert direction(worse, better, higher_is_better=False) is True  # a loss: lower is better
+    assert direction([0.9], [0.1]) is None  # one seed gives no interval
+    record = Record("99")
+    record.headline("A beats B", "0.81 vs 0.51", direction(better, worse))
+    record.headline("A beats C", "0.81 vs 0.81", direction(better, close))
+    record.headline("no claim", "0.5", None, paper_claim=False)
+    record.scorecard()
+    out = capsys.readouterr().out
+    assert "goes the paper's way" in out and "not distinguishable here" in out and "no paper claim" in out
