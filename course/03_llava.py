@@ -61,7 +61,6 @@ from minivlm.samples import Sample, all_media, collate, encode_sample, precomput
 from minivlm.stages import run_stage
 
 seed_everything(0)
-notebook_start = time.perf_counter()
 record = Record("03")
 print("fast mode:", fast_mode())
 
@@ -573,7 +572,4 @@ record.add("setup", {"seeds": list(SEEDS), "captions": len(captions), "instructi
                      "stage1": {"steps": ALIGN.steps, "batch_size": ALIGN.batch_size, "lr": ALIGN.lr},
                      "stage2": {"steps": INSTRUCT.steps, "batch_size": INSTRUCT.batch_size, "lr": INSTRUCT.lr},
                      "writer": "templates reading caption + boxes text only (stand-in for GPT-4)"})
-path = record.save()
-print(f"results written to {path}" if path else "fast mode: smoke numbers, no results file written")
-print(f"wall time of this notebook: {time.perf_counter() - notebook_start:.0f} s, "
-      f"CPU time {time.process_time():.0f} s (fast mode: {fast_mode()}, {torch.get_num_threads()} torch threads)")
+record.save();

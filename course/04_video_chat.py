@@ -58,7 +58,6 @@ from minivlm.stages import run_stage
 from minivlm.video_chat import VALLEY_INSTRUCT, VIDEO_CHATGPT_INSTRUCT, check_valley_temporal, from_image_model
 from minivlm.zoo import lm_examples, lm_recipe
 
-notebook_start = time.perf_counter()
 record = Record("04")
 seed_everything(0)
 print("fast mode:", fast_mode())
@@ -717,7 +716,4 @@ record.add("setup", {"seeds": list(SEEDS), "steps": STEPS, "batch_size": BATCH, 
                      "benchmark_questions": len(bench), "direction_questions": len(direction_bench),
                      "tokens": {n: rs[0]["tokens"] for n, rs in runs.items()},
                      "valley_module": "learner's function" if valley_ok else "package"})
-path = record.save()
-print(f"results written to {path}" if path else "fast mode: smoke numbers, no results file written")
-print(f"notebook wall time: {time.perf_counter() - notebook_start:.0f} s, CPU time {time.process_time():.0f} s "
-      f"(fast mode: {fast_mode()}, {torch.get_num_threads()} torch threads)")
+record.save();

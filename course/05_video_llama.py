@@ -62,7 +62,6 @@ from minivlm.video_llama import (AV_KINDS, INSTRUCT, PRETRAIN, VIDEO_KINDS, VIDE
                                  chance, check_cross_attention, check_segments, without_audio)
 from minivlm.vlm import ModalityError
 
-notebook_start = time.perf_counter()
 seed_everything(0)
 record = Record("05")
 print("fast mode:", fast_mode())
@@ -503,9 +502,6 @@ except ModalityError as err:
 # and fuses them with the frames every half second, before the LM.
 
 # %%
-wall = time.perf_counter() - notebook_start
-print(f"notebook wall time: {wall:.0f} s (fast mode: {fast_mode()}, seeds {SEEDS}, "
-      f"{S1} + {S2} steps × {BATCH}, {torch.get_num_threads()} threads)")
 record.add("settings", {"train_clips": N_TRAIN, "test_clips": N_TEST, "stage1_steps": S1, "stage2_steps": S2,
                         "batch": BATCH, "seeds": list(SEEDS)})
-print("results written to", record.save())
+record.save();

@@ -59,7 +59,6 @@ from minivlm.video_llava import (JOINT, NUM_FRAMES, VIDEO_LLAVA, check_alignment
 from minivlm.video_tower import (alignment_loss_fn, caption_clips, clip_frame_tokens, direction_zero_shot, new_tower,
                                  tower_recipe)
 
-notebook_start, notebook_cpu = time.perf_counter(), time.process_time()
 seed_everything(0)
 record = Record("06")
 print("fast mode:", fast_mode())
@@ -403,10 +402,6 @@ record.scorecard()
 #   the test clips, the steps) — that is not evidence that the variants are equal.
 
 # %%
-wall, cpu = time.perf_counter() - notebook_start, time.process_time() - notebook_cpu
-print(f"notebook wall time: {wall:.0f} s, CPU time of this process {cpu:.0f} s on {torch.get_num_threads()} threads "
-      f"(fast mode: {fast_mode()}, seeds {SEEDS}, {STEPS} steps × {IMAGE_BATCH} images + {VIDEO_BATCH} videos)")
-record.add("cpu_seconds", round(cpu, 1))
 record.add("settings", {"images": N_IMAGES, "train_clips": N_VIDEOS, "test_clips": N_TEST, "steps": STEPS,
                         "image_batch": IMAGE_BATCH, "video_batch": VIDEO_BATCH, "frames": NUM_FRAMES})
-print("results written to", record.save())
+record.save();

@@ -47,7 +47,6 @@ from minivlm.samples import all_media, precompute
 from minivlm.stages import run_stage
 
 seed_everything(0)
-notebook_start = time.perf_counter()
 record = Record("07")
 print("fast mode:", fast_mode())
 
@@ -472,7 +471,4 @@ print(f"explanations right (the reasoning step): {interval(explained['time token
 record.add("setup", {"seeds": list(SEEDS), "steps": STAGE.steps, "batch_size": STAGE.batch_size, "lr": STAGE.lr,
                      "train_questions": len(train_rtl), "test_questions": len(test_rtl), "frames": T,
                      "token_budgets": budgets, "lm": "fine-tuned with the projector (encoder frozen), as LITA"})
-path = record.save()
-print(f"results written to {path}" if path else "fast mode: smoke numbers, no results file written")
-print(f"wall time of this notebook: {time.perf_counter() - notebook_start:.0f} s (fast mode: {fast_mode()}, "
-      f"{torch.get_num_threads()} torch threads)")
+record.save();

@@ -57,7 +57,6 @@ from minivlm.results import Record, direction, interval, mean_se, verdict
 from minivlm.samples import all_media, precompute
 from minivlm.stages import run_stage
 
-notebook_start, notebook_cpu = time.perf_counter(), time.process_time()
 seed_everything(0)
 record = Record("08")
 print("fast mode:", fast_mode())
@@ -544,10 +543,6 @@ record.scorecard()
 #   are far from learned, so small differences between shapes stay "not distinguishable here".
 
 # %%
-wall, cpu = time.perf_counter() - notebook_start, time.process_time() - notebook_cpu
-print(f"notebook wall time: {wall:.0f} s, CPU time of this process {cpu:.0f} s on {torch.get_num_threads()} threads "
-      f"(fast mode: {fast_mode()}, seeds {SEEDS}, {STEPS} steps × {BATCH})")
-record.add("cpu_seconds", round(cpu, 1))
 record.add("settings", {"train_clips": N_TRAIN, "test_clips": N_TEST, "steps": STEPS, "batch": BATCH,
                         "frames": NUM_FRAMES, "lora": dataclasses.asdict(PLLAVA.lora)})
-print("results written to", record.save())
+record.save();

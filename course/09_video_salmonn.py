@@ -58,7 +58,6 @@ from minivlm.video_salmonn import (AUDIO_RATE, DIVERSITY_WEIGHT, INSTRUCT, SEPAR
                                    check_diversity, check_window_frames, diversity_loss, mean_similarity, synced,
                                    window_frames)
 
-notebook_start, cpu_start = time.perf_counter(), time.process_time()
 seed_everything(0)
 record = Record("09")
 print("fast mode:", fast_mode())
@@ -443,8 +442,4 @@ for w in sorted({str(w.message) for w in caught}):
 # %%
 record.add("settings", {"train_clips": len(train_sync), "test_clips": len(test_sync), "steps": STEPS, "batch": BATCH,
                         "lr": LR, "seeds": list(SEEDS), "world": dataclasses.asdict(WORLD)})
-wall, cpu = time.perf_counter() - notebook_start, time.process_time() - cpu_start
-record.add("timing", {"wall_seconds": wall, "process_cpu_seconds": cpu, "torch_threads": torch.get_num_threads()})
-path = record.save()
-print(f"results written to {path}" if path else "fast mode: smoke numbers, no results file written")
-print(f"wall time {wall:.0f} s, process CPU time {cpu:.0f} s (fast mode: {fast_mode()}, {torch.get_num_threads()} torch threads)")
+record.save();

@@ -119,17 +119,24 @@ class Record:
             print(f"- {h['claim']}\n    {h['measured']}  →  {said}")
 
     def save(self, folder: str | Path | None = None) -> Path | None:
+        """Print what the run cost (wall seconds since this Record was made, the kernel's CPU
+        seconds, torch threads) and, in full mode, write results/NN.json; returns its path, or
+        None in fast mode (smoke-run numbers are never results)."""
+        wall, cpu = round(time.perf_counter() - self.start, 1), round(time.process_time(), 1)
+        print(f"notebook {self.notebook}: {wall:.0f} s wall, {cpu:.0f} s CPU on {torch.get_num_threads()} torch "
+              f"thread(s) (fast mode: {fast_mode()})")
         if fast_mode():
+            print("fast mode: smoke numbers, no results file written")
             return None
         path = Path(folder) if folder is not None else results_dir()
         path.mkdir(parents=True, exist_ok=True)
+        # cpu_seconds: the kernel's CPU time (all its threads) since it started — what the run costs
+        # a machine of its own, whatever else shared this one
         data = {"notebook": self.notebook, "date": datetime.date.today().isoformat(), "machine": machine(),
-                "wall_seconds": round(time.perf_counter() - self.start, 1),
-                # the kernel's CPU time (all its threads) since it started: what the run costs a
-                # machine of its own, whatever else shared this one
-                "cpu_seconds": round(time.process_time(), 1), "figures": self.figures}
+                "wall_seconds": wall, "cpu_seconds": cpu, "figures": self.figures}
         out = path / f"{self.notebook}.json"
         out.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"results written to {out}")
         return out
 
 

@@ -131,6 +131,7 @@ def test_intervals_and_verdicts_only_call_a_difference_the_interval_supports(tmp
     monkeypatch.setenv("MINIVLM_FAST", "0")
     saved = json.loads(record.save(tmp_path).read_text())
     assert saved["figures"] == {"accuracy": {"mlp": [0.9, 0.8]}} and saved["machine"]["cpu_cores"] >= 1
+    assert saved["wall_seconds"] >= 0 and saved["cpu_seconds"] > 0  # what the run cost, written by save itself
 
 
 def test_direction_reads_the_interval_three_ways(capsys):

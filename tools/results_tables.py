@@ -30,7 +30,7 @@ def table(folder: Path = ROOT / "results") -> str:
         data = json.loads(path.read_text())
         m = data["machine"]
         shared = f", load {m['load_average']}" if (m.get("load_average") or 0) > m["cpu_cores"] else ""
-        cpu = data.get("cpu_seconds", data["figures"].get("cpu_seconds"))
+        cpu = data.get("cpu_seconds")
         cpu = f", {cpu:.0f} s CPU" if cpu is not None else ""
         run = f"{data['wall_seconds']:.0f} s wall{cpu} on {m['cpu_cores']} CPU cores (torch threads: {m['torch_threads']}{shared}), {data['date']}" \
             if m["device"] == "cpu" else f"{data['wall_seconds']:.0f} s on {m['name']}, {data['date']}"
