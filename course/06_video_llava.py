@@ -49,8 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from minivlm import build, data, fast_mode, pick, plot, seed_everything, zoo
-from minivlm.eval import chance_by_kind, evaluate
-from minivlm.media import Media
+from minivlm.eval import chance_by_kind, chat_about, evaluate
 from minivlm.results import Record, direction, interval, mean_se, verdict
 from minivlm.samples import all_media, precompute
 from minivlm.stages import run_stage
@@ -338,14 +337,9 @@ axes[1].set_title("by kind (mean over seeds)", fontsize=10)
 model = kept[("joint", SEEDS[0])]
 scene = data.sample_scene("test", 10_006)
 times = data.uniform_times(scene, NUM_FRAMES)
-frames = data.render(scene, times)
-plot.show_frames(frames, times)
+plot.show_frames(data.render(scene, times), times)
 print("truth:", data.describe(scene))
-video = Media.video(frames, times)
-mover = next((o for o in scene.objects if o.direction), scene.objects[0])
-for question in ["how many objects are there ?", f"what colour is the {mover.shape} ?",
-                 f"what shape is the {mover.colour} object ?", f"which way does the {mover.name()} move first ?"]:
-    print(f"user: {question}\nassistant: {model.chat(video, question, max_new_tokens=8)}")
+chat_about(model, scene, NUM_FRAMES);
 
 # %% [markdown]
 # ## The scorecard

@@ -48,8 +48,7 @@ import numpy as np
 import torch
 
 from minivlm import build, data, fast_mode, pick, plot, seed_everything
-from minivlm.eval import chance_by_kind, evaluate
-from minivlm.media import Media
+from minivlm.eval import chance_by_kind, chat_about, evaluate
 from minivlm.pllava import (KINDS, PLLAVA, POST_ALPHA, PROMPT_TEMPLATES, TEMPORAL_KINDS, TUNE, check_adaptive_pool,
                             check_lora, dominance, pooled, template_accuracy, token_norms, trainable_parameters)
 from minivlm.reducers import AdaptivePool
@@ -477,14 +476,9 @@ print("LoRA config after merging:", model.config.lora, "| same answers:", before
 # %%
 scene = data.sample_scene("test", 10_003)
 times = data.uniform_times(scene, NUM_FRAMES)
-frames = data.render(scene, times)
-plot.show_frames(frames, times)
+plot.show_frames(data.render(scene, times), times)
 print("truth:", data.describe(scene))
-video = Media.video(frames, times)
-mover = next((o for o in scene.objects if o.direction), scene.objects[0])
-for question in ["how many objects are there ?", f"what colour is the {mover.shape} ?",
-                 f"which way does the {mover.name()} move first ?"]:
-    print(f"user: {question}\nassistant: {model.chat(video, question, max_new_tokens=8)}")
+chat_about(model, scene, NUM_FRAMES);
 
 # %% [markdown]
 # ## The scorecard

@@ -133,3 +133,26 @@ def localization_scores(preds: Sequence[tuple[float, float] | None], trues: Sequ
     ious = [sum(v) / len(v) for v in per_video.values()]
     hits = [sum(i >= threshold for i in v) / len(v) for v in per_video.values()]
     return {"miou": sum(ious) / len(ious), f"p@{threshold:g}": sum(hits) / len(hits), "videos": len(per_video)}
+
+
+def chat_about(model, scene, num_frames: int = 8, kinds: Sequence[str] = ("count", "colour", "shape", "direction"),
+               seed: int = 0, max_new_tokens: int = 8) -> list[tuple[str, str, str]]:
+    """Ask `model` the toy world's question of each kind (`data.clip_qa`) about one clip of
+    `scene` (num_frames uniform frames), printing the question, the model's answer and the truth.
+    Returns (question, answer, truth) for each kind the scene can be asked about."""
+    import numpy as np
+
+    from .data import clip_qa, render, uniform_times
+    from .media import Media
+
+    rng = np.random.default_rng(seed)
+    times = uniform_times(scene, num_frames)
+    video = Media.video(render(scene, times), times)
+    out = []
+    for kind in kinds:
+        qa = clip_qa(scene, kind, rng)
+        if qa is not None:
+            answer = model.chat(video, qa.question, max_new_tokens=max_new_tokens)
+            print(f"user: {qa.question}\nassistant: {answer}   (truth: {qa.answer})")
+            out.append((qa.question, answer, qa.answer))
+    return out

@@ -149,3 +149,18 @@ def test_direction_reads_the_interval_three_ways(capsys):
     record.scorecard()
     out = capsys.readouterr().out
     assert "goes the paper's way" in out and "not distinguishable here" in out and "no paper claim" in out
+
+
+def test_chat_about_asks_the_world_questions_and_shows_the_truth(capsys):
+    from minivlm.data import NUMBER_WORDS, sample_scene
+    from minivlm.eval import chat_about
+
+    class Echo:  # a stand-in model: answers every question with the number of frames it got
+        def chat(self, media, question, max_new_tokens=8):
+            return str(media.num_frames)
+
+    scene = sample_scene("test", 3)
+    rows = chat_about(Echo(), scene, num_frames=6, kinds=("count", "shape"))
+    assert [r[1] for r in rows] == ["6", "6"]
+    assert rows[0][0] == "how many objects are there ?" and rows[0][2] == NUMBER_WORDS[len(scene.objects)]
+    assert "(truth: " in capsys.readouterr().out
