@@ -213,11 +213,14 @@ def patch_probe(clip, n_train: int, n_test: int, min_cover: float = 0.15) -> dic
 # ---- toy LM ------------------------------------------------------------------------------------------
 def lm_prompts(per_kind: int, media: bool = False) -> tuple[list[str], list[str], list[str]]:
     """Held-out prompts (test split) by kind: clip kinds from a scene's description, 'still …'
-    kinds from a frame listing, and the two caption kinds. media: put the placeholder first."""
+    kinds from a frame listing, the soundtrack kinds (noise, speech, sync) and a caption with
+    sound from a description followed by `data.describe_soundtrack`, and the two caption kinds.
+    media: put the placeholder first."""
     from minivlm import data, zoo
-    from minivlm.data import CAPTION_PROMPTS, CLIP_QA_KINDS, STILL_QA_KINDS
+    from minivlm.data import AUDIO_QA_KINDS, CAPTION_PROMPTS, CLIP_QA_KINDS, STILL_QA_KINDS
 
-    kinds = [*CLIP_QA_KINDS, *(f"still {k}" for k in STILL_QA_KINDS), "video caption", "still caption"]
+    kinds = [*CLIP_QA_KINDS, *(f"still {k}" for k in STILL_QA_KINDS), *AUDIO_QA_KINDS, "video caption",
+             "still caption", "caption with sound"]
     found: dict[str, list[tuple[str, str]]] = {k: [] for k in kinds}
     index = 0
     while min(len(v) for v in found.values()) < per_kind:
@@ -231,6 +234,11 @@ def lm_prompts(per_kind: int, media: bool = False) -> tuple[list[str], list[str]
         listing = image + zoo.still_listing(scene, t)
         items = [(k, data.clip_qa(scene, k, rng), context) for k in CLIP_QA_KINDS]
         items += [(f"still {k}", data.still_qa(scene, t, k, rng), listing) for k in STILL_QA_KINDS]
+        heard = ("<video> <audio> " if media else "") + f"{data.describe(scene)} {data.describe_soundtrack(scene)}"
+        items += [(k, data.audio_qa(scene, k, rng), heard) for k in AUDIO_QA_KINDS]
+        if len(found["caption with sound"]) < per_kind:
+            found["caption with sound"].append((f"{heard} describe the video in one sentence .",
+                                                f"{data.caption(scene)} {data.sound_caption(scene)}"))
         for kind, qa, ctx in items:
             if qa is not None and len(found[kind]) < per_kind:
                 found[kind].append((f"{ctx} {qa.question}", qa.answer))

@@ -281,6 +281,22 @@ for part, params in model.parts().items():
 print("tokens per clip:", {m: model.num_tokens(item) for m, item in (("audio", clip.soundtrack()), ("video", clip))})
 
 # %% [markdown]
+# The frozen LM will have to *say* what the audio tokens hold, in words it already knows.
+# Video-LLaMA's Vicuna had read about sounds and voices; our toy LM read the toy world's
+# soundtrack told in words in its last pretraining stage (`zoo.lm_recipe`, stage "then3": "… a
+# buzz is heard . … the voice says three ."), with questions about it. Asked from that text
+# alone, no media:
+
+# %%
+told = f"{data.describe(scene)} {data.describe_soundtrack(scene)}"
+print(told, "\n")
+for kind in data.AUDIO_QA_KINDS:
+    qa = data.audio_qa(scene, kind, np.random.default_rng(1))
+    if qa is not None:
+        reply = model.chat([], f"{told} {qa.question}", max_new_tokens=8)
+        print(f"{qa.question}  →  toy LM: {reply!r}  (truth: {qa.answer!r})")
+
+# %% [markdown]
 # The data: clips with sound, each with one question of a kind drawn from the audio kinds and
 # the video-only kinds. The frozen encoders encode every clip once (`video_llama.av_data` →
 # `samples.precompute`); every model below trains on those features. Stage 1 ("captions") asks
@@ -420,15 +436,18 @@ record.headline("video Q-Former vs plain concatenation (8 frames × 2×2 pooled)
 #   learns each kind's answer distribution, which is about the chance line. **With it**, they are
 #   answered from the audio tokens — if the printed verdict says "with audio is better" *and* the
 #   line above says "above chance".
-# - **If both stay below chance**, the models have not even learnt the answers' form. The audio
-#   features are not the problem — the frozen audio bases classify these sounds and words well
-#   (section 2), and a linear probe on the very features this model reads finds the noise (the
-#   cell below). The
-#   problem is the frozen toy LM: it was pretrained on the toy world's descriptions, which never
-#   mention an off-screen noise or what a voice says, so no prompt of visual or audio tokens teaches
-#   it to *answer* "what noise is heard … ?" — Video-LLaMA's Vicuna had read about sounds. Trained on
-#   one audio question kind alone, the same frozen LM does learn it; mixed with six other kinds in
-#   a few hundred steps, it does not. At this scale the recipe needs an LM that knows the words.
+# - **Why the LM had to know the words.** The audio tokens do not teach a frozen LM new words;
+#   they steer what it already says. An earlier version of this course pretrained the toy LM on
+#   descriptions that never mentioned a noise or a voice: with that LM, noise and speech questions
+#   stayed at or below the chance line *with* the audio branch — while a linear probe on the very
+#   audio features the model reads found the noise (the cell below). Trained on one audio kind
+#   alone that LM did learn it; mixed with six other kinds in a few hundred steps, it did not.
+#   Video-LLaMA could rely on Vicuna having read about sounds; ours now reads the soundtrack told
+#   in words (section 4). One trap on the way, worth knowing: words an LM with tied embeddings
+#   never reads drift together during pretraining (every step pushes all of them down alike) —
+#   the noises' four names ended up with nearly one embedding, and the LM could neither copy nor
+#   say them apart until they were given fresh random embeddings (`zoo.fresh_embeddings`), as
+#   new tokens are when a real LM's vocabulary grows.
 # - **Video-only accuracy** should not suffer from a second span of tokens in the prompt; the
 #   verdict says whether a difference is distinguishable at this size.
 # - **Q-Former vs concatenation at 32 tokens.** Video-LLaMA does not ablate this; its Q-Formers

@@ -30,7 +30,7 @@ import torch
 
 from .config import VLMConfig
 from .data import (AUDIO_QA_KINDS, WorldConfig, av_sample, caption, clip_with_sound, make_av_qa,
-                   sample_scene, soundtrack)
+                   sample_scene, sound_caption)
 from .data.text import QA
 from .audio import segment_starts
 from .checks import compare
@@ -57,14 +57,6 @@ RECIPE = [PRETRAIN, INSTRUCT]
 # The questions of notebook 05: what needs the soundtrack, and what the frames alone answer.
 AV_KINDS = AUDIO_QA_KINDS
 VIDEO_KINDS = ("colour", "shape", "count", "direction")
-
-
-def sound_caption(scene) -> str:
-    """What the soundtrack holds, in words: 'the voice says red and three . a buzz is heard .'"""
-    track = soundtrack(scene)
-    words = " and ".join(u.word for u in track.words)
-    noises = " ".join(f"a {n.name} is heard ." for n in track.noises)
-    return f"the voice says {words} . {noises}"
 
 
 CAPTION_PROMPT = "describe the video in one sentence ."

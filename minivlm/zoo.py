@@ -35,8 +35,9 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 from .chat import encode_chat, encode_document, pad_batch
-from .data import (CAPTION_PROMPTS, CLIP_QA_KINDS, STILL_QA_KINDS, WorldConfig, caption, clip_qa, describe,
-                   position_words, render_still, sample_scene, still_caption, still_qa)
+from .data import (AUDIO_QA_KINDS, CAPTION_PROMPTS, NOISES, CLIP_QA_KINDS, STILL_QA_KINDS, WorldConfig, audio_qa, caption,
+                   clip_qa, describe, describe_soundtrack, position_words, render_still, sample_scene, sound_caption,
+                   still_caption, still_qa)
 from .data.naming import naming_text
 from .lm import build_lm, build_tokenizer, load_lm
 from .runtime import cache_dir, default_device, fast_mode
@@ -179,8 +180,13 @@ def lm_recipe(full: bool | None = None) -> dict:
     ("then") continues at a lower learning rate on fresh scenes, mostly the kinds that need
     finding one object among several in a long context (its colour, direction, place, when
     it is visible, which event came first), with some of the whole mix and naming lists; a third
-    ("then2") does the same for colour, direction and when. Each stage's result is cached, so a
-    recipe that adds a stage trains only the new one."""
+    ("then2") does the same for colour, direction and when; a fourth ("then3") teaches the
+    soundtrack's language (`sound_share` of the scenes go on with `data.describe_soundtrack` and
+    are asked what noise is heard, what the voice says, which object moves while it speaks),
+    beside the kinds the earlier stages left weakest. Its `new_words` (the noises' names, which no
+    earlier stage's text holds) start from fresh random embeddings (`fresh_embeddings`), as new
+    tokens do when a real LM's vocabulary grows. Each stage's result is cached, so a recipe that
+    adds a stage trains only the new one."""
     tokenizer = build_tokenizer()
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # a dict's order is not stable
     return {"hidden": 128, "layers": 4, "heads": 4, "init_std": 0.08, "vocab": _digest("\n".join(t for t, _ in vocab)),
@@ -192,11 +198,16 @@ def lm_recipe(full: bool | None = None) -> dict:
                      "naming_lists": _size(10000, 20, full), "steps": _size(4000, 8, full), "lr": 5e-4, "seed": 1},
             "then2": {"scenes": _size(7000, 20, full), "start": 6_000_000, "general_scenes": _size(2000, 10, full),
                       "kinds": ["colour", "direction", "when"], "order_questions": 2,
-                      "naming_lists": _size(8000, 20, full), "steps": _size(4500, 8, full), "lr": 5e-4, "seed": 2}}
+                      "naming_lists": _size(8000, 20, full), "steps": _size(4500, 8, full), "lr": 5e-4, "seed": 2},
+            "then3": {"scenes": _size(9000, 20, full), "start": 8_000_000, "general_scenes": _size(3000, 10, full),
+                      "kinds": [*AUDIO_QA_KINDS, "colour", "direction", "order", "when", "caption"],
+                      "sound_share": 0.6, "order_questions": 2, "new_words": list(NOISES),
+                      "naming_lists": _size(8000, 20, full), "steps": _size(5000, 8, full), "lr": 5e-4, "seed": 3}}
 
 
 def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, media_share: float = 0.0,
-              order_questions: int = 1, kinds: list[str] | None = None) -> list[list[dict[str, str]]]:
+              order_questions: int = 1, kinds: list[str] | None = None,
+              sound_share: float = 0.0) -> list[list[dict[str, str]]]:
     """Text-only chats: a scene's description and a question (or a frame listed in words and a
     question or a caption request), then the answer. (`toy_lm` adds the naming lists.)
 
@@ -206,7 +217,11 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, med
     description, '<image>' before a frame listing), so the placeholder means "what follows
     describes the media". order_questions: how many order questions per scene (different pairs
     of events when the scene has them). kinds: keep only questions of these kinds (and captions
-    only if 'caption' is among them); None keeps all."""
+    only if 'caption' is among them); None keeps all. sound_share: the share of scenes whose
+    description goes on with their soundtrack (`data.describe_soundtrack`; placeholder
+    '<video> <audio>'), asked the questions that need it (`data.AUDIO_QA_KINDS`) beside the
+    others, and captioned with `data.sound_caption` added — the language notebook 05's audio
+    tokens map to (0 leaves the corpus as it was: the draws for it come from their own stream)."""
     chats = []
 
     def add(context: str, media: str, rng, question: str, answer: str, kind: str) -> None:
@@ -221,6 +236,13 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, med
         rng = np.random.default_rng([k, 3])
         context = describe(scene)
         video = "<video> <audio>" if rng.random() < 0.3 else "<video>"
+        heard = sound_share > 0 and np.random.default_rng([k, 5]).random() < sound_share
+        if heard:
+            context, video = f"{context} {describe_soundtrack(scene)}", "<video> <audio>"
+            for kind in AUDIO_QA_KINDS:
+                qa = audio_qa(scene, kind, rng)
+                if qa is not None:
+                    add(context, video, rng, qa.question, qa.answer, kind)
         for kind in CLIP_QA_KINDS:
             asked = set()
             for _ in range(order_questions if kind == "order" else 1):
@@ -237,7 +259,8 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, med
         # Writing captions from what the context says: what LLaVA's stage 1 relies on.
         prompt = CAPTION_PROMPTS[int(rng.integers(len(CAPTION_PROMPTS)))]
         add(listing, "<image>", rng, prompt, still_caption(scene, t), "caption")
-        add(context, video, rng, "describe the video in one sentence .", caption(scene), "caption")
+        video_caption = f"{caption(scene)} {sound_caption(scene)}" if heard else caption(scene)
+        add(context, video, rng, "describe the video in one sentence .", video_caption, "caption")
     return chats
 
 
@@ -254,11 +277,12 @@ def lm_examples(recipe: dict, tokenizer, media_share: float | None = None) -> li
     lists as plain documents. media_share: for a stage that does not say its own."""
     share = recipe.get("media_share", media_share)
     start = recipe.get("start", 2_000_000)
+    sound = recipe.get("sound_share", 0.0)
     chats = lm_corpus(recipe["scenes"], start=start, media_share=share, order_questions=recipe["order_questions"],
-                      kinds=recipe.get("kinds"))
+                      kinds=recipe.get("kinds"), sound_share=sound)
     if recipe.get("general_scenes"):
         chats += lm_corpus(recipe["general_scenes"], start=start + 1_000_000, media_share=share,
-                           order_questions=recipe["order_questions"])
+                           order_questions=recipe["order_questions"], sound_share=sound)
     rng = np.random.default_rng([recipe["seed"], 7])
     lists = [naming_text(rng) for _ in range(recipe["naming_lists"])]
     return [*(encode_chat(tokenizer, c) for c in chats), *(encode_document(tokenizer, t) for t in lists)]
@@ -328,10 +352,30 @@ def toy_lm(rebuild: bool = False, progress: bool = True, use_shipped: bool = Tru
     return lm, tokenizer
 
 
+def fresh_embeddings(lm, tokenizer, words: list[str], std: float, seed: int) -> None:
+    """Give `words` fresh random embeddings (normal, `std`; deterministic in `seed`), in place.
+
+    Words a tied-embedding LM never reads in training are still pushed down at every step as
+    wrong outputs, all by nearly the same gradient, so their embeddings drift together (the
+    noises' four names reached cosine similarity 0.99 in the toy LM's first three stages) and
+    the LM can no longer tell them apart — neither copy one from its context nor name one. Real
+    LMs meet this when their vocabulary grows; new tokens get a fresh initialisation."""
+    ids = tokenizer.convert_tokens_to_ids(list(words))
+    unknown = [w for w, i in zip(words, ids) if i is None or i == tokenizer.unk_token_id]
+    if unknown:
+        raise ValueError(f"{unknown} are not in the toy LM's vocabulary")
+    weight = lm.get_input_embeddings().weight
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        weight[ids] = (torch.randn(len(ids), weight.shape[1], generator=generator) * std).to(weight)
+
+
 def _train_lm_stage(lm, tokenizer, stage: dict, first: dict, path: Path, desc: str, progress: bool,
                     rebuild: bool) -> dict:
     """Train `lm` on one stage of the LM recipe (`stage`: the first stage's settings updated with
     this stage's), save it to `path` (a transformers folder); returns the training log."""
+    if stage.get("new_words"):
+        fresh_embeddings(lm, tokenizer, stage["new_words"], first["init_std"], stage["seed"])
     examples = lm_examples(stage, tokenizer, media_share=first["media_share"])
     order = length_bucketed_order([len(e.input_ids) for e in examples], stage["batch_size"], stage["steps"],
                                   seed=stage["seed"])

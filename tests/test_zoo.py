@@ -86,6 +86,58 @@ def test_lm_corpus_can_put_placeholders_before_the_context():
     assert not any(c[0]["content"].startswith("<") for c in plain)
 
 
+def test_lm_corpus_teaches_the_soundtrack_only_where_asked():
+    from minivlm.data import AUDIO_QA_KINDS, describe_soundtrack, sample_scene, sound_caption, soundtrack
+
+    plain = zoo.lm_corpus(15, order_questions=2)
+    assert not any("voice says" in c[0]["content"] or "voice say" in c[0]["content"] for c in plain)
+    heard = zoo.lm_corpus(15, order_questions=2, sound_share=1.0)
+    noise = [c for c in heard if "what noise is heard" in c[0]["content"]]
+    speech = [c for c in heard if "what does the voice say" in c[0]["content"]]
+    assert noise and speech
+    for c in noise + speech:  # the answer is in the context: the LM learns to read it there
+        assert c[0]["content"].startswith("<video> <audio>") or "voice says" in c[0]["content"]
+        assert c[1]["content"].split()[-1] in c[0]["content"].split(" what ")[0]
+    captions = [c for c in heard if c[0]["content"].endswith("describe the video in one sentence .")]
+    assert captions and all(c[1]["content"].endswith(" is heard .") for c in captions)
+    assert set(AUDIO_QA_KINDS) >= {"noise", "speech"}
+    # the description names every word and noise, in time order
+    scene = sample_scene("train", 3)
+    text = describe_soundtrack(scene)
+    times = [float(t) for t in text.split("at ")[1:] for t in [t.split()[0]]]
+    assert times == sorted(times)
+    track = soundtrack(scene)
+    assert all(f"the voice says {u.word} ." in text for u in track.words)
+    assert all(f"{n.name} is heard ." in text for n in track.noises)
+    assert sound_caption(scene).startswith("the voice says ")
+
+
+def test_fresh_embeddings_separate_words_the_lm_never_read():
+    from minivlm.lm import build_lm, build_tokenizer
+
+    tokenizer = build_tokenizer()
+    lm = build_lm(tokenizer, 32, 1, 2, seed=0)
+    weight = lm.get_input_embeddings().weight
+    words = ["beep", "buzz", "hum", "whistle"]
+    ids = tokenizer.convert_tokens_to_ids(words)
+    with torch.no_grad():
+        weight[ids] = weight[ids[0]].clone()  # collapsed onto one vector, as unread words drift
+    before = weight.detach().clone()
+    zoo.fresh_embeddings(lm, tokenizer, words, std=0.08, seed=3)
+    after = lm.get_input_embeddings().weight.detach()
+    others = torch.ones(len(after), dtype=torch.bool)
+    others[ids] = False
+    assert torch.equal(after[others], before[others])  # nothing else moves
+    unit = torch.nn.functional.normalize(after[ids], dim=-1)
+    assert (unit @ unit.T - torch.eye(4)).abs().max() < 0.8  # told apart again
+    assert torch.equal(lm.get_output_embeddings().weight[ids], after[ids])  # tied: the output side too
+    again = build_lm(tokenizer, 32, 1, 2, seed=0)
+    zoo.fresh_embeddings(again, tokenizer, words, std=0.08, seed=3)
+    assert torch.equal(again.get_input_embeddings().weight[ids], after[ids])  # deterministic
+    with pytest.raises(ValueError, match="not in the toy LM's vocabulary"):
+        zoo.fresh_embeddings(lm, tokenizer, ["kazoo"], std=0.08, seed=3)
+
+
 def test_naming_lists_live_in_the_data_layer():
     from minivlm import interleaved
     from minivlm.data import naming

@@ -11,7 +11,8 @@ from .world import (COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Event, Scene, T
                     sample_scene, sample_scenes)
 from .rtl import TIME_FORMATS, lita_frame_times, make_rtl, time_token, token_time  # LITA (notebook 07)
 from .datasets import av_sample, clip_with_sound, make_av_qa  # clips with sound (notebook 05)
-from .soundtrack import WORDS, Noise, Soundtrack, Utterance, render_soundtrack, soundtrack, spoken, word_bank
+from .soundtrack import (WORDS, Noise, Soundtrack, Utterance, describe_soundtrack, render_soundtrack, sound_caption,
+                         soundtrack, spoken, word_bank)
 from .text import AUDIO_QA_KINDS, AV_SYNC_KINDS, audio_qa
 from .world import NOISES
 
@@ -24,6 +25,6 @@ __all__ = [
     "COLOURS", "DIRECTIONS", "SHAPES", "SOUND_OF_EVENT", "Event", "Scene", "ToyObject", "WorldConfig", "scene_events",
     "sample_scene", "sample_scenes",
     "TIME_FORMATS", "lita_frame_times", "make_rtl", "time_token", "token_time",
-    "av_sample", "clip_with_sound", "make_av_qa", "WORDS", "Noise", "Soundtrack", "Utterance", "render_soundtrack",
-    "soundtrack", "spoken", "word_bank", "AUDIO_QA_KINDS", "AV_SYNC_KINDS", "audio_qa", "NOISES",
+    "av_sample", "clip_with_sound", "make_av_qa", "WORDS", "Noise", "Soundtrack", "Utterance", "render_soundtrack", "describe_soundtrack",
+    "sound_caption", "soundtrack", "spoken", "word_bank", "AUDIO_QA_KINDS", "AV_SYNC_KINDS", "audio_qa", "NOISES",
 ]

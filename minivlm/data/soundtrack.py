@@ -121,6 +121,28 @@ def soundtrack(scene: Scene, num_words: int = 2) -> Soundtrack:
     return Soundtrack(tuple(words), (Noise(name, start, round(start + length, 3), anchor),))
 
 
+def describe_soundtrack(scene: Scene) -> str:
+    """The soundtrack told in words, in time order, as `text.describe` tells the picture:
+    'at 0.4 seconds the voice says red . at 1.6 seconds a buzz is heard . at 2.3 seconds the
+    voice says three .' (the events' own sounds are left out: the picture's events say them).
+    The toy LM reads this in pretraining (`zoo.lm_corpus`), so that a VLM's audio tokens have
+    language to map to."""
+    from .text import indefinite_article, seconds
+
+    said = [(u.start, f"the voice says {u.word}") for u in soundtrack(scene).words]
+    heard = [(n.start, f"{indefinite_article(n.name)} {n.name} is heard") for n in soundtrack(scene).noises]
+    return " ".join(f"at {seconds(t)} seconds {what} ." for t, what in sorted(said + heard, key=lambda x: x[0]))
+
+
+def sound_caption(scene: Scene) -> str:
+    """What the soundtrack holds, in one line: 'the voice says red and three . a buzz is heard .'
+    (what a caption of a clip with sound adds to `text.caption`)."""
+    track = soundtrack(scene)
+    words = " and ".join(u.word for u in track.words)
+    noises = " ".join(f"a {n.name} is heard ." for n in track.noises)
+    return f"the voice says {words} . {noises}"
+
+
 def render_soundtrack(scene: Scene, sample_rate: int = SAMPLE_RATE, speech: bool = True,
                       noises: bool = True) -> np.ndarray:
     """The scene's full audio: `render_audio` (events' sounds over a noise floor) plus its
