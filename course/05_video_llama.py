@@ -328,7 +328,7 @@ print("chance (the most common answer of each kind):", {k: round(v, 2) for k, v 
 
 # %%
 SEEDS = pick((0, 1, 2), (0, 1))
-S1, S2, BATCH = pick(50, 2), pick(120, 3), pick(16, 8)  # 9 runs within the 5-minute budget
+S1, S2, BATCH = pick(140, 2), pick(90, 3), pick(16, 8)  # 9 runs within the 5-minute budget
 VARIANTS = {
     "video-llama": (VIDEO_LLAMA, True),
     "no audio branch": (VIDEO_LLAMA.replace(audio=()), False),
@@ -376,27 +376,26 @@ def group(rs, kinds):
     return [float(np.mean([r[k] for k in kinds if k in r])) for r in rs]
 
 
-HEARD = ("noise", "speech")  # the kinds only the audio answers
-heard = {name: group(rs, HEARD) for name, rs in results.items()}
+HEARD = ("noise", "speech")  # the kinds only the audio answers, each on its own
+heard = {kind: {name: group(rs, (kind,)) for name, rs in results.items()} for kind in HEARD}
 seen = {name: group(rs, VIDEO_KINDS) for name, rs in results.items()}
 sync = {name: group(rs, ("sync",)) for name, rs in results.items()}
-chance_heard = float(np.mean([floor[k] for k in HEARD if k in floor]))
-for what, runs in (("noise + speech", heard), ("video-only kinds", seen), ("sync", sync)):
-    print(f"{what}:")
+for what, runs in (*heard.items(), ("video-only kinds", seen), ("sync", sync)):
+    print(f"{what}:" + (f" (chance {floor[what]:.3f})" if what in floor else ""))
     for name, values in runs.items():
         print(f"  {name:>18}: {interval(values)}")
-print(f"chance on noise + speech: {chance_heard:.3f}")
-v_heard = verdict(heard["video-llama"], heard["no audio branch"], ("with audio", "without"))
-v_seen = verdict(seen["video-llama"], seen["no audio branch"], ("with audio", "without"))
-v_budget = verdict(seen["no audio branch"], seen["concat (32 tokens)"], ("Q-Former", "concat"))
-print("audio questions:", v_heard)
-print("video-only questions:", v_seen)
-print("32 tokens, video-only questions:", v_budget)
+for kind in HEARD:
+    print(f"{kind} questions:", verdict(heard[kind]["video-llama"], heard[kind]["no audio branch"],
+                                         ("with audio", "without")))
+print("video-only questions:", verdict(seen["video-llama"], seen["no audio branch"], ("with audio", "without")))
+print("32 tokens, video-only questions:", verdict(seen["no audio branch"], seen["concat (32 tokens)"],
+                                                  ("Q-Former", "concat")))
 
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-plot.seed_spread(heard, ax=axes[0], chance=chance_heard, title="noise + speech (need audio)")
-plot.seed_spread(seen, ax=axes[1], title="colour, shape, count, direction")
-plot.seed_spread(sync, ax=axes[2], title="sync (audio + video)")
+fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
+for ax, kind in zip(axes, HEARD):
+    plot.seed_spread(heard[kind], ax=ax, chance=floor.get(kind), title=f"{kind} (needs audio)")
+plot.seed_spread(seen, ax=axes[2], title="colour, shape, count, direction")
+plot.seed_spread(sync, ax=axes[3], title="sync (audio + video)")
 for ax in axes:
     ax.tick_params(axis="x", labelsize=7)
 fig.tight_layout()
@@ -405,7 +404,8 @@ fig.tight_layout()
 record.add("accuracy_by_kind", results)
 record.add("chance", floor)
 for name in results:
-    record.add(f"heard/{name}", heard[name])
+    for kind in HEARD:
+        record.add(f"heard/{kind}/{name}", heard[kind][name])
     record.add(f"seen/{name}", seen[name])
     record.add(f"sync/{name}", sync[name])
 
@@ -416,13 +416,15 @@ def holds(a, b) -> bool:
 
 
 # The paper's claim is that audio questions get *answered*: with the branch the model must beat the
-# chance line, not only the model without ears.
-above_chance = direction(heard["video-llama"], [chance_heard] * len(SEEDS))
-print("with audio, noise + speech vs chance:", {True: "above chance", False: "BELOW chance",
-                                                None: "not distinguishable from chance"}[above_chance])
-record.headline("audio questions (noise, speech) are answered with the audio branch (above chance) and not without",
-                f"{interval(heard['video-llama'])} vs {interval(heard['no audio branch'])} (chance {chance_heard:.3f})",
-                direction(heard["video-llama"], heard["no audio branch"]) if above_chance else above_chance)
+# chance line, not only the model without ears. Each kind on its own, so that one cannot hide the other.
+for kind in HEARD:
+    with_audio, without = heard[kind]["video-llama"], heard[kind]["no audio branch"]
+    above_chance = direction(with_audio, [floor[kind]] * len(SEEDS))
+    print(f"with audio, {kind} vs chance:", {True: "above chance", False: "BELOW chance",
+                                             None: "not distinguishable from chance"}[above_chance])
+    record.headline(f"{kind} questions are answered with the audio branch (above chance) and not without",
+                    f"{interval(with_audio)} vs {interval(without)} (chance {floor[kind]:.3f})",
+                    direction(with_audio, without) if above_chance else above_chance)
 record.headline("video-only accuracy holds with the audio branch added",
                 f"{interval(seen['video-llama'])} vs {interval(seen['no audio branch'])}",
                 holds(seen["video-llama"], seen["no audio branch"]))
@@ -448,6 +450,14 @@ record.headline("video Q-Former vs plain concatenation (8 frames × 2×2 pooled)
 #   the noises' four names ended up with nearly one embedding, and the LM could neither copy nor
 #   say them apart until they were given fresh random embeddings (`zoo.fresh_embeddings`), as
 #   new tokens are when a real LM's vocabulary grows.
+# - **Speech is harder than noise.** A clip has one noise, so "what noise is heard" has one answer
+#   whatever the question's wording; "what does the voice say first / last" has two candidate
+#   words in the same audio tokens, and the answer depends on the question. The audio branch must
+#   keep the two words apart *and* in order (one embedding per segment, a segment position
+#   embedding, 8 queries) and the LM must pick by the question. If speech stays near its chance
+#   line while noise is answered, that is what this budget could not learn — the speech base does
+#   tell the words apart (section 2); longer training or more queries are the knobs to try (an
+#   open experiment below).
 # - **Video-only accuracy** should not suffer from a second span of tokens in the prompt; the
 #   verdict says whether a difference is distinguishable at this size.
 # - **Q-Former vs concatenation at 32 tokens.** Video-LLaMA does not ablate this; its Q-Formers
@@ -505,6 +515,15 @@ try:
     models["no audio branch"].chat([test_clip.soundtrack(), test_clip], "what does the voice say first ?")
 except ModalityError as err:
     print("ModalityError:", err)
+
+# %% [markdown]
+# ### Open experiment: can the model learn to say what the voice says?
+#
+# Speech questions need the two words kept apart and in order. Try, one at a time, and re-run
+# `train_variant(config, True, seed)` for a few seeds: more steps (`S1`, `S2`); more audio
+# queries (`VIDEO_LLAMA.replace(audio_reducer_args={"num_queries": 16, "depth": 2})`); a higher
+# learning rate for stage 1 (`dataclasses.replace(PRETRAIN, lr=…)`). Which knob moves speech off
+# its chance line, and what does it cost in minutes?
 
 # %% [markdown]
 # ## Summary

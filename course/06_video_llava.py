@@ -380,10 +380,11 @@ record.scorecard()
 #   in quality *and* space; ours read the same frozen frames through the same temporal block and
 #   differ in what they were trained against — so a difference here is the space, not the
 #   encoder's strength. The picture in section 2 shows the difference of space (the separate
-#   tower's diagonal is gone). In the full-mode run the united tower was better on static
-#   questions — what the projector learned from images carried over to its videos — while on
-#   direction, which neither model learns here, and on all kinds together the two were not
-#   distinguishable. Their own figures (section 1, from the manifest) say how well each matches
+#   tower's diagonal is gone). Read the united-vs-separate verdicts above with that in mind:
+#   where the united tower is better on static questions, what the projector learned from images
+#   carried over to its videos; on direction, which neither model learns here, no difference is
+#   to be expected. (An earlier full-mode run, on the toy LM before its soundtrack stage, had the
+#   united tower better on static questions; this one's verdict is printed above.) Their own figures (section 1, from the manifest) say how well each matches
 #   clips to its own captions; the separate one's zero-shot motion shows whether its own text
 #   tower learned to tell directions apart.
 # - **The towers**: one temporal block on a 4-layer, 64-pixel CLIP, trained for minutes on a few
