@@ -214,7 +214,7 @@ def patch_probe(clip, n_train: int, n_test: int, min_cover: float = 0.15) -> dic
 def lm_prompts(per_kind: int, media: bool = False) -> tuple[list[str], list[str], list[str]]:
     """Held-out prompts (test split) by kind: clip kinds from a scene's description, 'still …'
     kinds from a frame listing, the soundtrack kinds (noise, speech, sync) and a caption with
-    sound from a description followed by `data.describe_soundtrack`, and the two caption kinds.
+    sound from `data.describe(scene, sound=True)`, and the two caption kinds.
     media: put the placeholder first."""
     from minivlm import data, zoo
     from minivlm.data import AUDIO_QA_KINDS, CAPTION_PROMPTS, CLIP_QA_KINDS, STILL_QA_KINDS
@@ -234,11 +234,11 @@ def lm_prompts(per_kind: int, media: bool = False) -> tuple[list[str], list[str]
         listing = image + zoo.still_listing(scene, t)
         items = [(k, data.clip_qa(scene, k, rng), context) for k in CLIP_QA_KINDS]
         items += [(f"still {k}", data.still_qa(scene, t, k, rng), listing) for k in STILL_QA_KINDS]
-        heard = ("<video> <audio> " if media else "") + f"{data.describe(scene)} {data.describe_soundtrack(scene)}"
+        heard = ("<video> <audio> " if media else "") + data.describe(scene, sound=True)
         items += [(k, data.audio_qa(scene, k, rng), heard) for k in AUDIO_QA_KINDS]
         if len(found["caption with sound"]) < per_kind:
             found["caption with sound"].append((f"{heard} describe the video in one sentence .",
-                                                f"{data.caption(scene)} {data.sound_caption(scene)}"))
+                                                data.caption(scene, sound=True)))
         for kind, qa, ctx in items:
             if qa is not None and len(found[kind]) < per_kind:
                 found[kind].append((f"{ctx} {qa.question}", qa.answer))

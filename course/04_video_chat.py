@@ -526,10 +526,10 @@ record.add("loss by variant", {n: values(n, "loss") for n in VARIANTS})
 # %% [markdown]
 # ### The all-frames layout and direction questions
 #
-# An earlier version of this notebook, on other bases and with one seed, printed 0.00 for the
-# all-frames model on direction questions — below chance (1 in 4), which guessing a direction
-# would not give. First look: what does it answer? The share of direction answers that name any
-# direction at all, and the all-frames model's most common answers (seed 0):
+# A model that guesses a direction is right about 1 time in 4; a model that does not answer with
+# a direction at all scores below that. So before reading the all-frames model's direction
+# accuracy, look at what it answers: the share of direction answers that name any direction at
+# all (every seed), and the all-frames model's most common answers (seed 0, one run):
 
 # %%
 for name in VARIANTS:

@@ -288,7 +288,7 @@ print("tokens per clip:", {m: model.num_tokens(item) for m, item in (("audio", c
 # alone, no media:
 
 # %%
-told = f"{data.describe(scene)} {data.describe_soundtrack(scene)}"
+told = data.describe(scene, sound=True)
 print(told, "\n")
 for kind in data.AUDIO_QA_KINDS:
     qa = data.audio_qa(scene, kind, np.random.default_rng(1))

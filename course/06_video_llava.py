@@ -336,10 +336,7 @@ axes[1].set_title("by kind (mean over seeds)", fontsize=10)
 # %%
 model = kept[("joint", SEEDS[0])]
 scene = data.sample_scene("test", 10_006)
-times = data.uniform_times(scene, NUM_FRAMES)
-plot.show_frames(data.render(scene, times), times)
-print("truth:", data.describe(scene))
-chat_about(model, scene, NUM_FRAMES);
+chat_about(model, scene, NUM_FRAMES, show=True);
 
 # %% [markdown]
 # ## The scorecard
@@ -383,8 +380,7 @@ record.scorecard()
 #   tower's diagonal is gone). Read the united-vs-separate verdicts above with that in mind:
 #   where the united tower is better on static questions, what the projector learned from images
 #   carried over to its videos; on direction, which neither model learns here, no difference is
-#   to be expected. (An earlier full-mode run, on the toy LM before its soundtrack stage, had the
-#   united tower better on static questions; this one's verdict is printed above.) Their own figures (section 1, from the manifest) say how well each matches
+#   to be expected. Their own figures (section 1, from the manifest) say how well each matches
 #   clips to its own captions; the separate one's zero-shot motion shows whether its own text
 #   tower learned to tell directions apart.
 # - **The towers**: one temporal block on a 4-layer, 64-pixel CLIP, trained for minutes on a few

@@ -475,10 +475,7 @@ print("LoRA config after merging:", model.config.lora, "| same answers:", before
 
 # %%
 scene = data.sample_scene("test", 10_003)
-times = data.uniform_times(scene, NUM_FRAMES)
-plot.show_frames(data.render(scene, times), times)
-print("truth:", data.describe(scene))
-chat_about(model, scene, NUM_FRAMES);
+chat_about(model, scene, NUM_FRAMES, show=True);
 
 # %% [markdown]
 # ## The scorecard

@@ -136,18 +136,25 @@ def localization_scores(preds: Sequence[tuple[float, float] | None], trues: Sequ
 
 
 def chat_about(model, scene, num_frames: int = 8, kinds: Sequence[str] = ("count", "colour", "shape", "direction"),
-               seed: int = 0, max_new_tokens: int = 8) -> list[tuple[str, str, str]]:
+               seed: int = 0, max_new_tokens: int = 8, show: bool = False) -> list[tuple[str, str, str]]:
     """Ask `model` the toy world's question of each kind (`data.clip_qa`) about one clip of
     `scene` (num_frames uniform frames), printing the question, the model's answer and the truth.
+    show: first draw the frames the model sees and print the scene's description (the truth).
     Returns (question, answer, truth) for each kind the scene can be asked about."""
     import numpy as np
 
-    from .data import clip_qa, render, uniform_times
+    from .data import clip_qa, describe, render, uniform_times
     from .media import Media
 
     rng = np.random.default_rng(seed)
     times = uniform_times(scene, num_frames)
-    video = Media.video(render(scene, times), times)
+    frames = render(scene, times)
+    if show:
+        from .plot import show_frames
+
+        show_frames(frames, times)
+        print("truth:", describe(scene))
+    video = Media.video(frames, times)
     out = []
     for kind in kinds:
         qa = clip_qa(scene, kind, rng)

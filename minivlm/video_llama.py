@@ -30,7 +30,7 @@ import torch
 
 from .config import VLMConfig
 from .data import (AUDIO_QA_KINDS, WorldConfig, av_sample, caption, clip_with_sound, make_av_qa,
-                   sample_scene, sound_caption)
+                   sample_scene)
 from .data.text import QA
 from .audio import segment_starts
 from .checks import compare
@@ -64,9 +64,8 @@ CAPTION_PROMPT = "describe the video in one sentence ."
 
 def caption_sample(clip: Media, scene, audio: bool = True) -> Sample:
     """Stage-1 data: '<audio> <video> describe the video …' → the clip's caption followed by its
-    `sound_caption` (audio=False: '<video> …' → the caption alone)."""
-    answer = f"{caption(scene)} {sound_caption(scene)}" if audio else caption(scene)
-    return av_sample(clip, QA("caption", CAPTION_PROMPT, answer), scene, audio)
+    `data.sound_caption` (audio=False: '<video> …' → the caption alone)."""
+    return av_sample(clip, QA("caption", CAPTION_PROMPT, caption(scene, sound=audio)), scene, audio)
 
 
 def caption_samples(split: str, n: int, num_frames: int = 8, start: int = 0, audio: bool = True,
@@ -82,7 +81,7 @@ def captions_for(samples: Sequence[Sample], audio: bool = True) -> list[Sample]:
     caption alone)."""
     out = []
     for s in samples:
-        answer = f"{caption(s.scene)} {sound_caption(s.scene)}" if audio else caption(s.scene)
+        answer = caption(s.scene, sound=audio)
         media = s.media if audio else [m for m in s.media if m.modality != "audio"]
         prompt = " ".join(m.placeholder for m in media) + f" {CAPTION_PROMPT}"
         out.append(Sample(media, [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
@@ -139,5 +138,5 @@ def check_cross_attention(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.
 
 
 __all__ = ["VIDEO_LLAMA", "PRESETS", "PRETRAIN", "INSTRUCT", "RECIPE", "AV_KINDS", "VIDEO_KINDS", "CAPTION_PROMPT",
-           "sound_caption", "caption_sample", "caption_samples", "captions_for", "without_audio", "av_data", "chance",
+           "caption_sample", "caption_samples", "captions_for", "without_audio", "av_data", "chance",
            "check_segments", "check_cross_attention"]

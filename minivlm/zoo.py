@@ -35,9 +35,8 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 from .chat import encode_chat, encode_document, pad_batch
-from .data import (AUDIO_QA_KINDS, CAPTION_PROMPTS, NOISES, CLIP_QA_KINDS, STILL_QA_KINDS, WorldConfig, audio_qa, caption,
-                   clip_qa, describe, describe_soundtrack, position_words, render_still, sample_scene, sound_caption,
-                   still_caption, still_qa)
+from .data import (AUDIO_QA_KINDS, CAPTION_PROMPTS, CLIP_QA_KINDS, NOISES, STILL_QA_KINDS, WorldConfig, audio_qa,
+                   caption, clip_qa, describe, position_words, render_still, sample_scene, still_caption, still_qa)
 from .data.naming import naming_text
 from .lm import build_lm, build_tokenizer, load_lm
 from .runtime import cache_dir, default_device, fast_mode
@@ -218,10 +217,11 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, med
     describes the media". order_questions: how many order questions per scene (different pairs
     of events when the scene has them). kinds: keep only questions of these kinds (and captions
     only if 'caption' is among them); None keeps all. sound_share: the share of scenes whose
-    description goes on with their soundtrack (`data.describe_soundtrack`; placeholder
+    description goes on with their soundtrack (`data.describe(scene, sound=True)`; placeholder
     '<video> <audio>'), asked the questions that need it (`data.AUDIO_QA_KINDS`) beside the
-    others, and captioned with `data.sound_caption` added — the language notebook 05's audio
-    tokens map to (0 leaves the corpus as it was: the draws for it come from their own stream)."""
+    others, and captioned with the sound (`data.caption(scene, sound=True)`) — the language
+    notebook 05's audio tokens map to (0 leaves the corpus as it was: the draws for it come from
+    their own stream)."""
     chats = []
 
     def add(context: str, media: str, rng, question: str, answer: str, kind: str) -> None:
@@ -234,11 +234,11 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, med
     for k in range(start, start + num_scenes):
         scene = sample_scene(split, k)
         rng = np.random.default_rng([k, 3])
-        context = describe(scene)
         video = "<video> <audio>" if rng.random() < 0.3 else "<video>"
         heard = sound_share > 0 and np.random.default_rng([k, 5]).random() < sound_share
+        context = describe(scene, sound=heard)
         if heard:
-            context, video = f"{context} {describe_soundtrack(scene)}", "<video> <audio>"
+            video = "<video> <audio>"
             for kind in AUDIO_QA_KINDS:
                 qa = audio_qa(scene, kind, rng)
                 if qa is not None:
@@ -259,8 +259,7 @@ def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, med
         # Writing captions from what the context says: what LLaVA's stage 1 relies on.
         prompt = CAPTION_PROMPTS[int(rng.integers(len(CAPTION_PROMPTS)))]
         add(listing, "<image>", rng, prompt, still_caption(scene, t), "caption")
-        video_caption = f"{caption(scene)} {sound_caption(scene)}" if heard else caption(scene)
-        add(context, video, rng, "describe the video in one sentence .", video_caption, "caption")
+        add(context, video, rng, "describe the video in one sentence .", caption(scene, sound=heard), "caption")
     return chats
 
 

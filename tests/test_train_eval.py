@@ -163,4 +163,17 @@ def test_chat_about_asks_the_world_questions_and_shows_the_truth(capsys):
     rows = chat_about(Echo(), scene, num_frames=6, kinds=("count", "shape"))
     assert [r[1] for r in rows] == ["6", "6"]
     assert rows[0][0] == "how many objects are there ?" and rows[0][2] == NUMBER_WORDS[len(scene.objects)]
-    assert "(truth: " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(truth: " in out and "truth: there" not in out  # no description unless shown
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from minivlm.data import describe
+
+    matplotlib.use("Agg")
+    plt.close("all")
+    chat_about(Echo(), scene, num_frames=6, kinds=("count",), show=True)
+    assert f"truth: {describe(scene)}" in capsys.readouterr().out
+    assert len(plt.gcf().axes) >= 6  # the six frames the model was asked about, drawn
+    plt.close("all")

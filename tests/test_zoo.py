@@ -87,29 +87,32 @@ def test_lm_corpus_can_put_placeholders_before_the_context():
 
 
 def test_lm_corpus_teaches_the_soundtrack_only_where_asked():
-    from minivlm.data import AUDIO_QA_KINDS, describe_soundtrack, sample_scene, sound_caption, soundtrack
+    from minivlm.data import caption, describe, sample_scene, sound_caption, soundtrack
 
     plain = zoo.lm_corpus(15, order_questions=2)
-    assert not any("voice says" in c[0]["content"] or "voice say" in c[0]["content"] for c in plain)
+    assert not any("voice say" in c[0]["content"] or "is heard" in c[0]["content"] for c in plain)
+    assert zoo.lm_corpus(15, order_questions=2, sound_share=0.0) == plain
     heard = zoo.lm_corpus(15, order_questions=2, sound_share=1.0)
     noise = [c for c in heard if "what noise is heard" in c[0]["content"]]
     speech = [c for c in heard if "what does the voice say" in c[0]["content"]]
     assert noise and speech
-    for c in noise + speech:  # the answer is in the context: the LM learns to read it there
-        assert c[0]["content"].startswith("<video> <audio>") or "voice says" in c[0]["content"]
-        assert c[1]["content"].split()[-1] in c[0]["content"].split(" what ")[0]
+    for c in noise + speech:  # the answer is in the context (before the question): the LM learns to read it there
+        context = c[0]["content"].split(" what ")[0]
+        assert "the voice says" in context
+        assert c[1]["content"].split()[-1] in context.split()
     captions = [c for c in heard if c[0]["content"].endswith("describe the video in one sentence .")]
     assert captions and all(c[1]["content"].endswith(" is heard .") for c in captions)
-    assert set(AUDIO_QA_KINDS) >= {"noise", "speech"}
-    # the description names every word and noise, in time order
+    # the description names every word and noise, in time order, after the picture's description
     scene = sample_scene("train", 3)
-    text = describe_soundtrack(scene)
-    times = [float(t) for t in text.split("at ")[1:] for t in [t.split()[0]]]
+    text = describe(scene, sound=True)
+    assert text.startswith(describe(scene) + " at ")
+    sound = text[len(describe(scene)):]
+    times = [float(part.split()[0]) for part in sound.split(" at ")[1:]]
+    assert len(times) == len(soundtrack(scene).words) + len(soundtrack(scene).noises)
     assert times == sorted(times)
-    track = soundtrack(scene)
-    assert all(f"the voice says {u.word} ." in text for u in track.words)
-    assert all(f"{n.name} is heard ." in text for n in track.noises)
-    assert sound_caption(scene).startswith("the voice says ")
+    assert all(f"the voice says {u.word} ." in sound for u in soundtrack(scene).words)
+    assert all(f"{n.name} is heard ." in sound for n in soundtrack(scene).noises)
+    assert caption(scene, sound=True) == f"{caption(scene)} {sound_caption(scene)}"
 
 
 def test_fresh_embeddings_separate_words_the_lm_never_read():

@@ -125,12 +125,13 @@ def describe_soundtrack(scene: Scene) -> str:
     """The soundtrack told in words, in time order, as `text.describe` tells the picture:
     'at 0.4 seconds the voice says red . at 1.6 seconds a buzz is heard . at 2.3 seconds the
     voice says three .' (the events' own sounds are left out: the picture's events say them).
-    The toy LM reads this in pretraining (`zoo.lm_corpus`), so that a VLM's audio tokens have
-    language to map to."""
+    The toy LM reads this in pretraining (`zoo.lm_corpus`, via `text.describe(scene, sound=True)`),
+    so that a VLM's audio tokens have language to map to."""
     from .text import indefinite_article, seconds
 
-    said = [(u.start, f"the voice says {u.word}") for u in soundtrack(scene).words]
-    heard = [(n.start, f"{indefinite_article(n.name)} {n.name} is heard") for n in soundtrack(scene).noises]
+    track = soundtrack(scene)
+    said = [(u.start, f"the voice says {u.word}") for u in track.words]
+    heard = [(n.start, f"{indefinite_article(n.name)} {n.name} is heard") for n in track.noises]
     return " ".join(f"at {seconds(t)} seconds {what} ." for t, what in sorted(said + heard, key=lambda x: x[0]))
 
 

@@ -69,13 +69,19 @@ def event_phrase(scene: Scene, event) -> str:
     return f"the {scene.objects[event.obj].name()} {event_words(event.kind, event.detail)}"
 
 
-def caption(scene: Scene) -> str:
-    """One short sentence: each object and how it moves."""
+def caption(scene: Scene, sound: bool = False) -> str:
+    """One short sentence: each object and how it moves. sound: followed by what the soundtrack
+    holds (`soundtrack.sound_caption`: 'the voice says red and three . a buzz is heard .')."""
     parts = []
     for o in scene.objects:
         how = f"moves {o.direction}" if o.direction else "stays still"
         parts.append(f"{indefinite_article(o.colour)} {o.name()} {how}")
-    return " , ".join(parts) + " ."
+    text = " , ".join(parts) + " ."
+    if sound:
+        from .soundtrack import sound_caption
+
+        text = f"{text} {sound_caption(scene)}"
+    return text
 
 
 def still_caption(scene: Scene, t: float = 0.0) -> str:
@@ -86,13 +92,18 @@ def still_caption(scene: Scene, t: float = 0.0) -> str:
     return " and ".join(names) + " ."
 
 
-def describe(scene: Scene) -> str:
-    """A detailed description: the objects, their motion, then every event in time order."""
+def describe(scene: Scene, sound: bool = False) -> str:
+    """A detailed description: the objects, their motion, then every event in time order.
+    sound: followed by the soundtrack told in words (`soundtrack.describe_soundtrack`)."""
     n = len(scene.objects)
     out = [f"there {'is' if n == 1 else 'are'} {NUMBER_WORDS[n]} object{'s' if n > 1 else ''} ."]
     for o in scene.objects:
         out.append(f"the {o.name()} " + (f"moves {o.direction} ." if o.direction else "stays still ."))
     out += [f"at {seconds(e.start)} seconds {event_phrase(scene, e)} ." for e in scene.events]
+    if sound:
+        from .soundtrack import describe_soundtrack
+
+        out.append(describe_soundtrack(scene))
     return " ".join(out)
 
 
