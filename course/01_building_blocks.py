@@ -310,9 +310,9 @@ clip_bpe = open_clip.get_tokenizer("toy-clip-vit")
 print("CLIP's byte-pair tokenizer needs", int((clip_bpe([question[8:]])[0] > 0).sum()) - 2, "tokens for the same question")
 
 # %% [markdown]
-# The toy LM is a 4-layer Llama (from **transformers**, ≈ 1 M parameters), pretrained on
+# The toy LM is a small Llama (from **transformers**; its size is printed below), pretrained on
 # toy-world text: a scene's description (or a frame told in words) followed by a question or a
-# caption request and its answer, plus 20,000 "naming lists" ("red thud . blue two . red thud .")
+# caption request and its answer, plus tens of thousands of "naming lists" ("red thud . blue two . red thud .")
 # that teach it to copy from its context (notebook 02 needs that). It learns the world's language
 # and to **answer from its context** — the skill a pretrained LLM brings to a VLM. Like the toy
 # CLIP it is trained once from its recipe and shipped with the package; `zoo.toy_lm()` loads it
@@ -321,7 +321,9 @@ print("CLIP's byte-pair tokenizer needs", int((clip_bpe([question[8:]])[0] > 0).
 # %%
 start = time.perf_counter()
 lm, tokenizer = zoo.toy_lm()
-print(f"toy LM ready in {time.perf_counter() - start:.0f} s; recipe: {zoo.lm_recipe()}")
+print(f"toy LM ready in {time.perf_counter() - start:.0f} s: {lm.config.num_hidden_layers} layers, width "
+      f"{lm.config.hidden_size}, {sum(p.numel() for p in lm.parameters()) / 1e6:.2f} M parameters")
+print("recipe:", zoo.lm_recipe())
 
 # %%
 from minivlm.chat import encode_chat, pad_batch  # noqa: E402

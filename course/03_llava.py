@@ -552,7 +552,7 @@ record.headline("answer contained in the reply, with vs without the format promp
 # - *What is measured.* LLaVA's stage-1 ablation is ScienceQA after fine-tuning a 13B LLM; ours
 #   is exact match on five kinds of short questions about 64 px stills, after a few dozen steps.
 #   The printed figures, not the papers', are this notebook's results.
-# - *The LM trains in stage 2.* A 4-layer LM whose first layer can itself compute nonlinear
+# - *The LM trains in stage 2.* A few-layer LM whose first layer can itself compute nonlinear
 #   functions of the visual tokens can make up for a linear projector; LLaVA-1.5's gain came with
 #   a 7B/13B LLM and a 1024-wide CLIP feature, where the projector is a far larger share of the
 #   mapping. Where the LM is frozen — stage 1's caption loss — is where the projector alone shows.

@@ -695,7 +695,7 @@ print(f"• the widest spread between layouts is on {widest}: {spreads[widest][1
 # What does and does not carry over, and why. The **cost** side reproduces whatever the scale:
 # pooled layouts give the LM a fifth of the tokens and train faster (the seconds above). The
 # **quality** side needs what the toy scale lacks: Video-ChatGPT and Valley tuned 7B LMs on 100K
-# and 73K instructions; here a 4-layer LM of width 128 sees `STEPS` × `BATCH` conversations
+# and 73K instructions; here a toy LM of about a million weights sees `STEPS` × `BATCH` conversations
 # (printed below), and where every model answers a kind of question near chance, no layout can
 # beat another — "not distinguishable" is then the honest verdict. Valley's temporal module is
 # residual, so at the start it passes on nearly the plain average (v1); in a short run it has

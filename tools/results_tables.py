@@ -63,7 +63,16 @@ def zoo_table(manifest: Path = MANIFEST) -> str:
         trained = f"{entry['train_seconds'] / 60:.0f} min on {entry['device']}" if entry.get("train_seconds") else "—"
         rows.append(f"| {name} | {entry['bytes'] / 1e6:.2f} MB ({entry.get('dtype', '')}) | {trained} | "
                     f"{'; '.join(_figures(entry['quality']))} |")
-    return "\n".join(rows)
+    return "\n".join(rows) + "\n\n" + missed_line(manifest)
+
+
+def missed_line(manifest: Path = MANIFEST) -> str:
+    """The targets the shipped bases miss, as `benchmarks/zoo.py` recorded them ('targets_missed')."""
+    missed = [f"{name}: {', '.join(entry['quality']['targets_missed'])}"
+              for name, entry in json.loads(manifest.read_text()).items()
+              if isinstance(entry, dict) and entry.get("quality", {}).get("targets_missed")]
+    return ("Targets not met (benchmarks/zoo.py `TARGETS`): " + "; ".join(missed) + "." if missed
+            else "The shipped bases meet every target benchmarks/zoo.py recorded in the manifest (`TARGETS`).")
 
 
 def _replace(text: str, start: str, end: str, body: str) -> str | None:
