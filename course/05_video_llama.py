@@ -283,7 +283,7 @@ print("tokens per clip:", {m: model.num_tokens(item) for m, item in (("audio", c
 # %% [markdown]
 # The frozen LM will have to *say* what the audio tokens hold, in words it already knows.
 # Video-LLaMA's Vicuna had read about sounds and voices; our toy LM read the toy world's
-# soundtrack told in words in its last pretraining stage (`zoo.lm_recipe`, stage "then3": "… a
+# soundtrack told in words in a pretraining stage of its own (`zoo.lm_recipe`, stage "then3": "… a
 # buzz is heard . … the voice says three ."), with questions about it. Asked from that text
 # alone, no media:
 

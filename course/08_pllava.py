@@ -521,9 +521,10 @@ record.scorecard()
 #   here", the intervals overlap at this size (seeds, test clips, steps) — not evidence that
 #   the variants are equal.
 # - **Dominant tokens, prompts, more data** (section 4): PLLaVA's naive model was a 7B–13B LM
-#   tuned on hundreds of thousands of samples; ours is a toy LM of about a million weights tuned for a few thousand.
-#   Whatever the printed numbers show, they are a miniature of the mechanism, not of the
-#   paper's scale: a failure that grows with training may not appear in a run this short.
+#   tuned on hundreds of thousands of samples; ours is a toy LM of about a million weights
+#   tuned for a few thousand. Whatever the printed numbers show, they are a miniature of the
+#   mechanism, not of the paper's scale: a failure that grows with training may not appear in
+#   a run this short.
 # - **LoRA vs full vs frozen** (section 5): LoRA trains a small fraction of the weights the
 #   full LM has; the verdicts say whether that cost accuracy here.
 # - **Post-optimisation** (section 6): a smaller alpha at evaluation helped PLLaVA because its

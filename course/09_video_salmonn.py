@@ -386,8 +386,9 @@ if best < 0.5:
 # hundreds of thousands of audio-visual examples, from encoders (InstructBLIP, Whisper-large,
 # BEATs) whose features already name words and objects; its 5 s windows cover clips of 25 s and
 # more, where a coarse view adds context. Ours: 4 s clips (a 2 s window is half the clip), a few
-# hundred steps on a few hundred clips, a toy LM of about a million weights, 64-feature audio bases that were trained to
-# classify one-second windows (not to keep 50 Hz detail), and one question type. The diversity
+# hundred steps on a few hundred clips, a toy LM of about a million weights, 64-feature audio
+# bases that were trained to classify one-second windows (not to keep 50 Hz detail), and one
+# question type. The diversity
 # loss's weight (0.01) is the paper's; with two queries per 0.5 s window there is one pair to
 # push apart. Where a verdict above says "not distinguishable here", that is what this run can say.
 #

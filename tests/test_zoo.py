@@ -115,6 +115,22 @@ def test_lm_corpus_teaches_the_soundtrack_only_where_asked():
     assert caption(scene, sound=True) == f"{caption(scene)} {sound_caption(scene)}"
 
 
+def test_lm_corpus_asks_several_distinct_questions_about_one_context_where_asked():
+    once = zoo.lm_corpus(40, kinds=["direction"])
+    assert zoo.lm_corpus(40, kinds=["direction"], questions={"direction": 1}) == once
+    many = zoo.lm_corpus(40, kinds=["direction"], questions={"direction": 4})
+    by_context: dict[str, list[str]] = {}
+    for c in many:
+        context, question = c[0]["content"].split(" which way ")
+        by_context.setdefault(context, []).append(question)
+    assert len(many) > len(once) and len(by_context) == len(once)
+    assert any(len(qs) > 1 for qs in by_context.values())  # different objects asked about the same scene
+    assert all(len(set(qs)) == len(qs) for qs in by_context.values())  # never the same question twice
+    for c in many:  # each answer is that object's own direction, told in its context
+        name = c[0]["content"].split("which way does the ")[1].split(" move first")[0]
+        assert f"the {name} moves {c[1]['content']} ." in c[0]["content"]
+
+
 def test_fresh_embeddings_separate_words_the_lm_never_read():
     from minivlm.lm import build_lm, build_tokenizer
 
