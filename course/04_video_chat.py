@@ -696,14 +696,14 @@ print(f"• the widest spread between layouts is on {widest}: {spreads[widest][1
 # pooled layouts give the LM a fifth of the tokens and train faster (the seconds above). The
 # **quality** side needs what the toy scale lacks: Video-ChatGPT and Valley tuned 7B LMs on 100K
 # and 73K instructions; here a toy LM of about a million weights sees `STEPS` × `BATCH`
-# conversations (printed below), and where every model answers a kind of question near chance, no layout can
-# beat another — "not distinguishable" is then the honest verdict. Valley's temporal module is
-# residual, so at the start it passes on nearly the plain average (v1); a short run gives it
-# little time to learn what the average cannot tell, and its new weights can as well cost
-# accuracy as add it — the Valley verdicts above say which happened in this run. Where the all-frames layout's direction answers miss the *form*
-# (section 7 prints how often), the question after 128 visual tokens is not followed — a limit of
-# our small LM's context, not of the layout: a 7B LM follows a question after thousands of visual
-# tokens. The frozen-LM Video-ChatGPT shows what freezing means for an LM that never learned to
+# conversations (printed below), and where every model answers a kind of question near chance,
+# no layout can beat another — "not distinguishable" is then the honest verdict. Valley's
+# temporal module is residual, so at the start it passes on nearly the plain average (v1); a
+# short run gives it little time to learn what the average cannot tell, and its new weights can
+# as well cost accuracy as add it — the Valley verdicts above say which happened in this run.
+# Where the all-frames layout's direction answers miss the *form* (section 7 prints how often),
+# the question after 128 visual tokens is not followed — a limit of our small LM's context, not
+# of the layout: a 7B LM follows a question after thousands of visual tokens. The frozen-LM Video-ChatGPT shows what freezing means for an LM that never learned to
 # converse: the LM Video-ChatGPT froze had been instruction-tuned on image conversations, ours was
 # pretrained only on one-turn questions with short answers. Read the two frozen-vs-unfrozen
 # verdicts above together: its training loss on the conversations stays far above the unfrozen

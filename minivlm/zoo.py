@@ -218,8 +218,10 @@ def lm_recipe(full: bool | None = None) -> dict:
                for name, start, kinds, questions, seed in (
                    ("then4", 12_000_000, ["direction", "when", "sync", "order", "colour"],
                     {"direction": 3, "when": 3, "sync": 3}, 4),
-                   ("then5", 14_000_000, ["direction", "when", "sync", "order"], {"direction": 4, "when": 3, "sync": 4}, 5),
-                   ("then6", 16_000_000, ["direction", "when", "sync", "order"], {"direction": 4, "when": 4, "sync": 2}, 6))}}
+                   ("then5", 14_000_000, ["direction", "when", "sync", "order"],
+                    {"direction": 4, "when": 3, "sync": 4}, 5),
+                   ("then6", 16_000_000, ["direction", "when", "sync", "order"],
+                    {"direction": 4, "when": 4, "sync": 2}, 6))}}
 
 
 def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, media_share: float = 0.0,

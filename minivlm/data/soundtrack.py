@@ -138,9 +138,11 @@ def describe_soundtrack(scene: Scene) -> str:
 def sound_caption(scene: Scene) -> str:
     """What the soundtrack holds, in one line: 'the voice says red and three . a buzz is heard .'
     (what a caption of a clip with sound adds to `text.caption`)."""
+    from .text import indefinite_article
+
     track = soundtrack(scene)
     words = " and ".join(u.word for u in track.words)
-    noises = " ".join(f"a {n.name} is heard ." for n in track.noises)
+    noises = " ".join(f"{indefinite_article(n.name)} {n.name} is heard ." for n in track.noises)
     return f"the voice says {words} . {noises}"
 
 
