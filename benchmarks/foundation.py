@@ -1,28 +1,53 @@
-"""Measure the foundation's figures on this machine: data speed, zoo quality, notebook wall times.
+"""Measure the course's foundation on this machine: how fast the data pipeline is, how big the
+shipped bases are, and what a new user waits for — `make setup`, `make lab`, `make test` on a
+fresh clone.
 
-    python benchmarks/foundation.py                 # data pipeline + zoo (builds it if needed)
-    python benchmarks/foundation.py --notebooks 00 01   # also run those notebooks in full mode
+    python benchmarks/foundation.py                  # data speed and the shipped bases; print JSON
+    python benchmarks/foundation.py --fresh-clone    # also clone the repository, time make setup,
+                                                     # make lab (until JupyterLab answers), make test
+    python benchmarks/foundation.py --write          # also record the figures in results/foundation.json
 
-Prints one JSON object; nothing here is asserted — targets are read by people, not tests.
+The README's "Measured here" table is generated from results/foundation.json
+(`tools/results_tables.py`), each row with the date and machine it was measured on; a section not
+re-measured keeps its last figures. Nothing is asserted here: targets are read by people.
+(The zoo's quality: `benchmarks/zoo.py`; each notebook's figures: its own results/NN.json.)
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "foundation.json"
 
 
-def data_speed(n: int = 300) -> dict:
+def machine() -> str:
+    """'x86_64, 2 CPUs, no GPU' (or the GPU's name), with the load average when the CPUs were shared."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    shared = f", load {load:.1f}" if load > (os.cpu_count() or 1) else ""
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {gpu}{shared}"
+
+
+def data_speed(n: int = 300, reads: int = 100) -> dict:
+    """Clips generated per second (8 frames, 64x64), decord's frames per second (open an .mp4 and
+    decode 8 frames, `reads` times) and the H.264 round trip's mean absolute pixel error."""
     from minivlm import data
 
     start = time.perf_counter()
@@ -30,71 +55,95 @@ def data_speed(n: int = 300) -> dict:
     for s in scenes:
         data.render(s, data.uniform_times(s, 8))
     clips_per_s = n / (time.perf_counter() - start)
-    path = Path(tempfile.mkdtemp()) / "clip.mp4"
     s = scenes[0]
+    frames = data.render(s)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"
+        data.write_video(path, frames, s.fps, data.render_audio(s))
+        start = time.perf_counter()
+        for _ in range(reads):
+            data.read_video(path, num_frames=8)
+        decode = reads * 8 / (time.perf_counter() - start)
+        back = data.read_video(path).frames
+    error = np.abs(back.astype(np.float32) - frames[:len(back)].astype(np.float32)).mean()
+    return {"clips_per_s_8x64x64": round(clips_per_s), "decord_frames_per_s_open_plus_8": round(decode),
+            "h264_round_trip_mean_abs_error_of_255": round(float(error), 2)}
+
+
+def shipped_bases() -> dict:
+    """Bytes of the shipped zoo (every file under minivlm/zoo_weights/, the manifest included)."""
+    folder = ROOT / "minivlm" / "zoo_weights"
+    return {"bytes": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+            "files": sum(1 for p in folder.rglob("*") if p.is_file())}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _timed(command: list[str], cwd: Path, env: dict) -> tuple[float, str]:
     start = time.perf_counter()
-    data.write_video(path, data.render(s), s.fps, data.render_audio(s))
-    write_ms = 1000 * (time.perf_counter() - start)
-    start = time.perf_counter()
-    reads = 100
-    for _ in range(reads):
-        data.read_video(path, num_frames=8)
-    decode = reads * 8 / (time.perf_counter() - start)
-    return {"clips_per_s_8x64x64": round(clips_per_s), "mp4_write_ms": round(write_ms, 1),
-            "decord_frames_per_s_open_plus_8": round(decode)}
+    out = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return time.perf_counter() - start, out.stdout + out.stderr
 
 
-def zoo_quality() -> dict:
-    from minivlm import data, zoo
-    from minivlm.vision import VisionEncoder, zero_shot_classify
-
-    cached = any((zoo.cache_dir() / "zoo").glob("toy-*"))
-    seconds = zoo.build_all(progress=False)  # build (or load, when cached) every base
-    clip = zoo.toy_clip(progress=False)
-    single = data.WorldConfig(max_objects=1)
-    frames, captions = data.still_caption_pool(1000, single, split="test")
-    classes = sorted(set(captions))
-    labels = torch.tensor([classes.index(c) for c in captions])
-    predicted = zero_shot_classify(clip, VisionEncoder(clip).preprocess(frames), classes)
-    return {"zoo_seconds": seconds, "zoo_was_cached": cached,
-            "toy_clip_zero_shot_30_classes": round((predicted == labels).float().mean().item(), 3),
-            "zero_shot_held_out_frames": len(labels)}
-
-
-def run_notebooks(prefixes: list[str]) -> dict:
-    import nbformat
-    from nbclient import NotebookClient
-
-    out = {}
-    env_fast = os.environ.pop("MINIVLM_FAST", None)
-    try:
-        for prefix in prefixes:
-            for path in sorted((ROOT / "solutions").glob(f"{prefix}_*.ipynb")):
-                nb = nbformat.read(path, as_version=4)
-                start = time.perf_counter()
-                NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-                out[path.name] = round(time.perf_counter() - start, 1)
-    finally:
-        if env_fast is not None:
-            os.environ["MINIVLM_FAST"] = env_fast
-    return out
+def fresh_clone(timeout: float = 600.0) -> dict:
+    """What a new user waits for, on a clone of this repository's HEAD: `make setup`, then
+    `make lab` until JupyterLab's server answers (it loads the shipped bases first), then
+    `make test` — with the test count pytest reports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIVLM_", "VIRTUAL_ENV"))}
+    with tempfile.TemporaryDirectory() as folder:
+        clone = Path(folder) / "minivlm"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        setup_s, _ = _timed(["make", "setup"], clone, env)
+        port = _free_port()
+        start = time.perf_counter()
+        lab = subprocess.Popen(["make", "lab"], cwd=clone, env={**env, "JUPYTER_PORT": str(port), "BROWSER": "true"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            while True:
+                if lab.poll() is not None:
+                    raise RuntimeError(f"make lab exited ({lab.returncode}) before JupyterLab answered")
+                if time.perf_counter() - start > timeout:
+                    raise RuntimeError(f"JupyterLab did not answer on port {port} within {timeout:.0f} s")
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2):
+                        break
+                except OSError:
+                    time.sleep(0.5)
+            lab_s = time.perf_counter() - start
+        finally:
+            os.killpg(lab.pid, 15)
+            lab.wait()
+        test_s, output = _timed(["make", "test"], clone, env)
+        counts = dict((k, int(v)) for v, k in re.findall(r"(\d+) (passed|skipped|failed|xfailed)", output))
+        shutil.rmtree(clone / ".venv", ignore_errors=True)
+    return {"commit": commit, "make_setup_s": round(setup_s), "make_lab_until_jupyterlab_answers_s": round(lab_s),
+            "make_test_s": round(test_s), "make_test_counts": counts}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notebooks", nargs="*", default=[], help="notebook number prefixes to run in full mode")
-    parser.add_argument("--skip-zoo", action="store_true")
+    parser.add_argument("--fresh-clone", action="store_true", help="also time make setup / lab / test on a fresh clone")
+    parser.add_argument("--write", action="store_true", help="record the figures in results/foundation.json")
     args = parser.parse_args()
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-                         f"cuda={torch.cuda.is_available()}",
-              "data": data_speed()}
-    if not args.skip_zoo:
-        report["zoo"] = zoo_quality()
-    if args.notebooks:
-        report["notebook_seconds_full_mode"] = run_notebooks(args.notebooks)
-    print(json.dumps(report, indent=2))
+    if os.environ.get("MINIVLM_FAST") and args.write:
+        raise SystemExit("--write records full-mode figures; unset MINIVLM_FAST")
+    stamp = {"date": datetime.date.today().isoformat(), "machine": machine()}
+    report = {"data": {**data_speed(), **stamp}, "shipped_bases": {**shipped_bases(), **stamp}}
+    if args.fresh_clone:
+        report["fresh_clone"] = {**fresh_clone(), **stamp}
+    print(json.dumps(report, indent=1))
+    if args.write:
+        old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        RESULTS.write_text(json.dumps({**old, **report}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()

@@ -444,7 +444,10 @@ def main() -> None:
         for kind in ("aligned", "separate"):
             report[f"toy_video_{kind}"] = video_tower_figures(kind, 100 if q else 300, 100 if q else 300)
     if args.only in (None, "load"):
-        report["load_from_empty_cache"] = load_seconds()
+        import datetime
+
+        report["load_from_empty_cache"] = {**load_seconds(), "date": datetime.date.today().isoformat(),
+                                           "machine": report["machine"]}
     print(json.dumps(report, indent=1))
     if args.write:
         manifest = zoo.read_manifest()

@@ -50,3 +50,29 @@ def test_readme_line_of_missed_targets_comes_from_the_manifest(tmp_path):
     manifest["toy_clip"]["quality"]["targets_missed"] = []
     path.write_text(json.dumps(manifest))
     assert "meet every target" in tables.missed_line(path)
+
+
+def test_readme_measured_here_rows_come_from_the_measured_files(tmp_path):
+    stamp = {"date": "2026-01-02", "machine": "x86_64, 2 CPUs, no GPU"}
+    foundation = tmp_path / "foundation.json"
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"load_from_empty_cache": {"import_s": 3.1, "toy_clip_s": 0.3, "toy_lm_s": 0.1,
+                                                              "toy_video_both_s": 2.0,
+                                                              "trained_into_empty_cache": False}}))
+    empty = tables.measured_table(foundation, manifest)
+    assert "3.1 s / 0.3 s / 0.1 s / 2.0 s; trained anything: no" in empty
+    assert "clips generated" not in empty and "fresh clone" not in empty
+    foundation.write_text(json.dumps({
+        "data": {"clips_per_s_8x64x64": 1234, "decord_frames_per_s_open_plus_8": 567,
+                 "h264_round_trip_mean_abs_error_of_255": 2.5, **stamp},
+        "shipped_bases": {"bytes": 7_000_001, "files": 9, **stamp},
+        "fresh_clone": {"commit": "abc1234", "make_setup_s": 300, "make_lab_until_jupyterlab_answers_s": 31,
+                        "make_test_s": 250, "make_test_counts": {"passed": 490, "skipped": 27}, **stamp}}))
+    table = tables.measured_table(foundation, manifest)
+    for expected in ("| 1234 per second | 2026-01-02, x86_64, 2 CPUs, no GPU |", "567 frames per second", "2.5 / 255",
+                     "7.00 MB (7,000,001 bytes, 9 files)", "commit abc1234", "300 s / 31 s",
+                     "250 s (490 passed, 27 skipped)"):
+        assert expected in table, expected
+    manifest.write_text("{}")
+    foundation.unlink()
+    assert "nothing measured yet" in tables.measured_table(foundation, manifest)

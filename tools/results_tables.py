@@ -1,12 +1,15 @@
 """Regenerate the README's tables of measured figures (never typed by hand): the notebooks'
-results from results/NN.json, the shipped bases' quality from minivlm/zoo_weights/manifest.json.
+results from results/NN.json, the shipped bases' quality from minivlm/zoo_weights/manifest.json,
+the foundation's figures (data speed, shipped size, a fresh clone's make setup / lab / test) from
+results/foundation.json.
 
     python tools/results_tables.py          # rewrite the parts of README.md between the markers
     python tools/results_tables.py --check  # fail if README.md is not what the files say
 
 Each notebook's full-mode run writes results/NN.json (`minivlm.results.Record`); its
 'headlines' become rows: the claim, what was measured, whether it goes the paper's way.
-`make zoo` (benchmarks/zoo.py --write) writes each base's quality into the manifest.
+`make zoo` (benchmarks/zoo.py --write) writes each base's quality into the manifest;
+`benchmarks/foundation.py --write` writes results/foundation.json.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ZOO_START, ZOO_END = "<!-- zoo:start -->", "<!-- zoo:end -->"
+MEASURED_START, MEASURED_END = "<!-- measured:start -->", "<!-- measured:end -->"
+FOUNDATION = ROOT / "results" / "foundation.json"
 MANIFEST = ROOT / "minivlm" / "zoo_weights" / "manifest.json"
 VERDICT = {True: "yes", False: "no", None: "—"}
 
@@ -75,6 +80,41 @@ def missed_line(manifest: Path = MANIFEST) -> str:
             else "The shipped bases meet every target benchmarks/zoo.py recorded in the manifest (`TARGETS`).")
 
 
+def measured_table(foundation: Path = FOUNDATION, manifest: Path = MANIFEST) -> str:
+    """The foundation's figures, each row with the date and machine it was measured on."""
+    rows = ["| what | measured | when, on what |", "|---|---|---|"]
+    found = json.loads(foundation.read_text()) if foundation.exists() else {}
+
+    def row(what: str, figure: str, section: dict) -> None:
+        rows.append(f"| {what} | {figure} | {section['date']}, {section['machine']} |")
+
+    if "data" in found:
+        d = found["data"]
+        row("toy-world clips generated (8 frames, 64×64)", f"{d['clips_per_s_8x64x64']} per second", d)
+        row("decord: open an .mp4 and decode 8 frames", f"{d['decord_frames_per_s_open_plus_8']} frames per second", d)
+        row("H.264 round trip, mean absolute pixel error", f"{d['h264_round_trip_mean_abs_error_of_255']} / 255", d)
+    if "shipped_bases" in found:
+        b = found["shipped_bases"]
+        row("shipped bases (`minivlm/zoo_weights/`, manifest included)", f"{b['bytes'] / 1e6:.2f} MB ({b['bytes']:,} bytes, "
+            f"{b['files']} files)", b)
+    load = json.loads(manifest.read_text()).get("load_from_empty_cache", {})
+    if "toy_clip_s" in load:
+        rows.append(f"| a fresh process with an empty cache: `import minivlm.zoo` / `toy_clip()` / `toy_lm()` / both "
+                    f"video towers (benchmarks/zoo.py) | {load['import_s']} s / {load['toy_clip_s']} s / "
+                    f"{load['toy_lm_s']} s / {load['toy_video_both_s']} s; trained anything: "
+                    f"{'yes' if load.get('trained_into_empty_cache') else 'no'} | "
+                    f"{load.get('date', 'date not recorded')}, {load.get('machine', 'machine not recorded')} |")
+    if "fresh_clone" in found:
+        c = found["fresh_clone"]
+        counts = ", ".join(f"{v} {k}" for k, v in c["make_test_counts"].items())
+        row(f"a fresh clone (commit {c['commit']}): `make setup` (venv, packages) / `make lab` until JupyterLab answers",
+            f"{c['make_setup_s']} s / {c['make_lab_until_jupyterlab_answers_s']} s", c)
+        row("the same clone: `make test` (every test and notebook in fast mode)", f"{c['make_test_s']} s ({counts})", c)
+    if len(rows) == 2:
+        rows.append("| — | nothing measured yet: run `python benchmarks/foundation.py --fresh-clone --write` | |")
+    return "\n".join(rows)
+
+
 def _replace(text: str, start: str, end: str, body: str) -> str | None:
     if start not in text or end not in text:
         return None
@@ -90,8 +130,10 @@ def main() -> int:
     readme = (ROOT / "README.md").read_text()
     new = _replace(readme, START, END, table())
     new = new and _replace(new, ZOO_START, ZOO_END, zoo_table())
+    new = new and _replace(new, MEASURED_START, MEASURED_END, measured_table())
     if new is None:
-        print(f"README.md lacks the markers {START} … {END} or {ZOO_START} … {ZOO_END}")
+        print(f"README.md lacks one of the marker pairs {START} … {END}, {ZOO_START} … {ZOO_END}, "
+              f"{MEASURED_START} … {MEASURED_END}")
         return 1
     if args.check:
         if new != readme:
