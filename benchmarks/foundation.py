@@ -103,13 +103,22 @@ def fresh_clone(timeout: float = 600.0) -> dict:
                                 text=True, check=True).stdout.strip()
         setup_s, _ = _timed(["make", "setup"], clone, env)
         port = _free_port()
+        lab_env = {**env, "JUPYTER_PORT": str(port), "BROWSER": "true"}
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # JupyterLab refuses root unless told (containers)
+            config = Path(folder) / "jupyter-config"
+            config.mkdir()
+            (config / "jupyter_server_config.json").write_text('{"ServerApp": {"allow_root": true}}')
+            lab_env["JUPYTER_CONFIG_DIR"] = str(config)
+        log = Path(folder) / "lab.log"
         start = time.perf_counter()
-        lab = subprocess.Popen(["make", "lab"], cwd=clone, env={**env, "JUPYTER_PORT": str(port), "BROWSER": "true"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        with log.open("w") as out:
+            lab = subprocess.Popen(["make", "lab"], cwd=clone, env=lab_env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
         try:
             while True:
                 if lab.poll() is not None:
-                    raise RuntimeError(f"make lab exited ({lab.returncode}) before JupyterLab answered")
+                    raise RuntimeError(f"make lab exited ({lab.returncode}) before JupyterLab answered:\n"
+                                       f"{log.read_text()[-2000:]}")
                 if time.perf_counter() - start > timeout:
                     raise RuntimeError(f"JupyterLab did not answer on port {port} within {timeout:.0f} s")
                 try:
@@ -119,8 +128,9 @@ def fresh_clone(timeout: float = 600.0) -> dict:
                     time.sleep(0.5)
             lab_s = time.perf_counter() - start
         finally:
-            os.killpg(lab.pid, 15)
-            lab.wait()
+            if lab.poll() is None:
+                os.killpg(lab.pid, 15)
+                lab.wait()
         test_s, output = _timed(["make", "test"], clone, env)
         counts = dict((k, int(v)) for v, k in re.findall(r"(\d+) (passed|skipped|failed|xfailed)", output))
         shutil.rmtree(clone / ".venv", ignore_errors=True)

@@ -107,7 +107,7 @@ def measured_table(foundation: Path = FOUNDATION, manifest: Path = MANIFEST) -> 
     if "fresh_clone" in found:
         c = found["fresh_clone"]
         counts = ", ".join(f"{v} {k}" for k, v in c["make_test_counts"].items())
-        row(f"a fresh clone (commit {c['commit']}): `make setup` (venv, packages) / `make lab` until JupyterLab answers",
+        row(f"a fresh clone (commit {c['commit']}): `make setup` (venv and packages, with this machine's pip cache) / `make lab` until JupyterLab answers",
             f"{c['make_setup_s']} s / {c['make_lab_until_jupyterlab_answers_s']} s", c)
         row("the same clone: `make test` (every test and notebook in fast mode)", f"{c['make_test_s']} s ({counts})", c)
     if len(rows) == 2:
