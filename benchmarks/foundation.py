@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -133,7 +132,6 @@ def fresh_clone(timeout: float = 600.0) -> dict:
                 lab.wait()
         test_s, output = _timed(["make", "test"], clone, env)
         counts = dict((k, int(v)) for v, k in re.findall(r"(\d+) (passed|skipped|failed|xfailed)", output))
-        shutil.rmtree(clone / ".venv", ignore_errors=True)
     return {"commit": commit, "make_setup_s": round(setup_s), "make_lab_until_jupyterlab_answers_s": round(lab_s),
             "make_test_s": round(test_s), "make_test_counts": counts}
 

@@ -328,7 +328,7 @@ print("chance (the most common answer of each kind):", {k: round(v, 2) for k, v 
 
 # %%
 SEEDS = pick((0, 1, 2), (0, 1))
-S1, S2, BATCH = pick(140, 2), pick(90, 3), pick(16, 8)  # 9 runs within the 5-minute budget
+S1, S2, BATCH = pick(280, 2), pick(180, 3), pick(16, 8)  # 9 runs within the 5-minute budget (2 threads)
 VARIANTS = {
     "video-llama": (VIDEO_LLAMA, True),
     "no audio branch": (VIDEO_LLAMA.replace(audio=()), False),
@@ -454,10 +454,10 @@ record.headline("video Q-Former vs plain concatenation (8 frames × 2×2 pooled)
 #   whatever the question's wording; "what does the voice say first / last" has two candidate
 #   words in the same audio tokens, and the answer depends on the question. The audio branch must
 #   keep the two words apart *and* in order (one embedding per segment, a segment position
-#   embedding, 8 queries) and the LM must pick by the question. If speech stays near its chance
-#   line while noise is answered, that is what this budget could not learn — the speech base does
-#   tell the words apart (section 2); longer training or more queries are the knobs to try (an
-#   open experiment below).
+#   embedding, 8 queries) and the LM must pick by the question. The words are learnt mostly in
+#   stage 1, whose captions say them ("the voice says six and square ."); how far speech rises
+#   above its chance line is what this budget could learn — the speech base does tell the words
+#   apart (section 2). The open experiment below asks which knob matters.
 # - **Video-only accuracy** should not suffer from a second span of tokens in the prompt; the
 #   verdict says whether a difference is distinguishable at this size.
 # - **Q-Former vs concatenation at 32 tokens.** Video-LLaMA does not ablate this; its Q-Formers
@@ -517,13 +517,14 @@ except ModalityError as err:
     print("ModalityError:", err)
 
 # %% [markdown]
-# ### Open experiment: can the model learn to say what the voice says?
+# ### Open experiment: what does the model need to learn what the voice says?
 #
 # Speech questions need the two words kept apart and in order. Try, one at a time, and re-run
-# `train_variant(config, True, seed)` for a few seeds: more steps (`S1`, `S2`); more audio
-# queries (`VIDEO_LLAMA.replace(audio_reducer_args={"num_queries": 16, "depth": 2})`); a higher
-# learning rate for stage 1 (`dataclasses.replace(PRETRAIN, lr=…)`). Which knob moves speech off
-# its chance line, and what does it cost in minutes?
+# `train_variant(VIDEO_LLAMA, True, seed)` for a few seeds: half the steps of stage 1 only, then
+# of stage 2 only (`S1`, `S2`); more audio queries
+# (`VIDEO_LLAMA.replace(audio_reducer_args={"num_queries": 16, "depth": 2})`); a higher learning
+# rate for stage 1 (`PRETRAIN = dataclasses.replace(PRETRAIN, lr=…)`). Which knob moves speech,
+# and what does each cost in minutes?
 
 # %% [markdown]
 # ## Summary
