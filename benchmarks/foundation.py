@@ -19,7 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import socket
 import subprocess
@@ -34,14 +33,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "foundation.json"
-
-
-def machine() -> str:
-    """'x86_64, 2 CPUs, no GPU' (or the GPU's name), with the load average when the CPUs were shared."""
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    shared = f", load {load:.1f}" if load > (os.cpu_count() or 1) else ""
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, {gpu}{shared}"
 
 
 def data_speed(n: int = 300, reads: int = 100) -> dict:
@@ -143,6 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     if os.environ.get("MINIVLM_FAST") and args.write:
         raise SystemExit("--write records full-mode figures; unset MINIVLM_FAST")
+    from minivlm.results import machine
+
     stamp = {"date": datetime.date.today().isoformat(), "machine": machine()}
     report = {"data": {**data_speed(), **stamp}, "shipped_bases": {**shipped_bases(), **stamp}}
     if args.fresh_clone:

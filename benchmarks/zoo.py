@@ -446,8 +446,10 @@ def main() -> None:
     if args.only in (None, "load"):
         import datetime
 
+        from minivlm.results import machine
+
         report["load_from_empty_cache"] = {**load_seconds(), "date": datetime.date.today().isoformat(),
-                                           "machine": report["machine"]}
+                                           "machine": machine()}
     print(json.dumps(report, indent=1))
     if args.write:
         manifest = zoo.read_manifest()

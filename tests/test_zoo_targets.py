@@ -53,12 +53,13 @@ def test_readme_line_of_missed_targets_comes_from_the_manifest(tmp_path):
 
 
 def test_readme_measured_here_rows_come_from_the_measured_files(tmp_path):
-    stamp = {"date": "2026-01-02", "machine": "x86_64, 2 CPUs, no GPU"}
+    here = {"device": "cpu", "name": "x86_64", "cpu_cores": 2, "torch_threads": 2, "load_average": 1.0}
+    stamp = {"date": "2026-01-02", "machine": here}
     foundation = tmp_path / "foundation.json"
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"load_from_empty_cache": {"import_s": 3.1, "toy_clip_s": 0.3, "toy_lm_s": 0.1,
                                                               "toy_video_both_s": 2.0,
-                                                              "trained_into_empty_cache": False}}))
+                                                              "trained_into_empty_cache": False, **stamp}}))
     empty = tables.measured_table(foundation, manifest)
     assert "3.1 s / 0.3 s / 0.1 s / 2.0 s; trained anything: no" in empty
     assert "clips generated" not in empty and "fresh clone" not in empty
@@ -69,10 +70,15 @@ def test_readme_measured_here_rows_come_from_the_measured_files(tmp_path):
         "fresh_clone": {"commit": "abc1234", "make_setup_s": 300, "make_lab_until_jupyterlab_answers_s": 31,
                         "make_test_s": 250, "make_test_counts": {"passed": 490, "skipped": 27}, **stamp}}))
     table = tables.measured_table(foundation, manifest)
-    for expected in ("| 1234 per second | 2026-01-02, x86_64, 2 CPUs, no GPU |", "567 frames per second", "2.5 / 255",
+    for expected in ("| 1234 per second | 2026-01-02, 2 CPU cores (torch threads: 2) |",
+                     "567 frames per second", "2.5 / 255",
                      "7.00 MB (7,000,001 bytes, 9 files)", "commit abc1234", "300 s / 31 s",
                      "250 s (490 passed, 27 skipped)"):
         assert expected in table, expected
+    busy = {**stamp, "machine": {**here, "load_average": 3.5}}
+    manifest.write_text(json.dumps({"load_from_empty_cache": {"import_s": 3.1, "toy_clip_s": 0.3, "toy_lm_s": 0.1,
+                                                              "toy_video_both_s": 2.0, **busy}}))
+    assert "(torch threads: 2, load 3.5) |" in tables.measured_table(foundation, manifest)
     manifest.write_text("{}")
     foundation.unlink()
     assert "nothing measured yet" in tables.measured_table(foundation, manifest)

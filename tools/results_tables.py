@@ -33,12 +33,9 @@ def table(folder: Path = ROOT / "results") -> str:
             "|---|---|---|---|---|"]
     for path in sorted(folder.glob("[0-9][0-9].json")):
         data = json.loads(path.read_text())
-        m = data["machine"]
-        shared = f", load {m['load_average']}" if (m.get("load_average") or 0) > m["cpu_cores"] else ""
         cpu = data.get("cpu_seconds")
-        cpu = f", {cpu:.0f} s CPU" if cpu is not None else ""
-        run = f"{data['wall_seconds']:.0f} s wall{cpu} on {m['cpu_cores']} CPU cores (torch threads: {m['torch_threads']}{shared}), {data['date']}" \
-            if m["device"] == "cpu" else f"{data['wall_seconds']:.0f} s on {m['name']}, {data['date']}"
+        cpu = f", {cpu:.0f} s CPU" if cpu is not None and data["machine"]["device"] == "cpu" else ""
+        run = f"{data['wall_seconds']:.0f} s wall{cpu} on {machine_words(data['machine'])}, {data['date']}"
         for h in data["figures"].get("headlines", []):
             rows.append(f"| {data['notebook']} | {h['claim']} | {h['measured']} | {VERDICT[h['reproduces']]} | {run} |")
     if len(rows) == 2:
@@ -80,13 +77,23 @@ def missed_line(manifest: Path = MANIFEST) -> str:
             else "The shipped bases meet every target benchmarks/zoo.py recorded in the manifest (`TARGETS`).")
 
 
+def machine_words(m: dict) -> str:
+    """A `minivlm.results.machine()` record in words: '2 CPU cores (torch threads: 1)' (with the
+    load average when more ran than there are cores), or the GPU's name."""
+    if m["device"] != "cpu":
+        return m["name"]
+    load = m.get("load_average") or 0
+    shared = f", load {load}" if load > m["cpu_cores"] else ""
+    return f"{m['cpu_cores']} CPU cores (torch threads: {m['torch_threads']}{shared})"
+
+
 def measured_table(foundation: Path = FOUNDATION, manifest: Path = MANIFEST) -> str:
     """The foundation's figures, each row with the date and machine it was measured on."""
     rows = ["| what | measured | when, on what |", "|---|---|---|"]
     found = json.loads(foundation.read_text()) if foundation.exists() else {}
 
     def row(what: str, figure: str, section: dict) -> None:
-        rows.append(f"| {what} | {figure} | {section['date']}, {section['machine']} |")
+        rows.append(f"| {what} | {figure} | {section['date']}, {machine_words(section['machine'])} |")
 
     if "data" in found:
         d = found["data"]
@@ -103,11 +110,12 @@ def measured_table(foundation: Path = FOUNDATION, manifest: Path = MANIFEST) -> 
                     f"video towers (benchmarks/zoo.py) | {load['import_s']} s / {load['toy_clip_s']} s / "
                     f"{load['toy_lm_s']} s / {load['toy_video_both_s']} s; trained anything: "
                     f"{'yes' if load.get('trained_into_empty_cache') else 'no'} | "
-                    f"{load.get('date', 'date not recorded')}, {load.get('machine', 'machine not recorded')} |")
+                    f"{load['date']}, {machine_words(load['machine'])} |" if "machine" in load else "not recorded |")
     if "fresh_clone" in found:
         c = found["fresh_clone"]
         counts = ", ".join(f"{v} {k}" for k, v in c["make_test_counts"].items())
-        row(f"a fresh clone (commit {c['commit']}): `make setup` (venv and packages, with this machine's pip cache) / `make lab` until JupyterLab answers",
+        row(f"a fresh clone (commit {c['commit']}): `make setup` (venv and packages, with this machine's pip "
+            "cache) / `make lab` until JupyterLab answers",
             f"{c['make_setup_s']} s / {c['make_lab_until_jupyterlab_answers_s']} s", c)
         row("the same clone: `make test` (every test and notebook in fast mode)", f"{c['make_test_s']} s ({counts})", c)
     if len(rows) == 2:
