@@ -313,10 +313,11 @@ print("CLIP's byte-pair tokenizer needs", int((clip_bpe([question[8:]])[0] > 0).
 # The toy LM is a small Llama (from **transformers**; its size is printed below), pretrained on
 # toy-world text: a scene's description (or a frame told in words) followed by a question or a
 # caption request and its answer, plus tens of thousands of "naming lists" ("red thud . blue
-# two . red thud .") that teach it to copy from its context (notebook 02 needs that). It learns the world's language
-# and to **answer from its context** — the skill a pretrained LLM brings to a VLM. Like the toy
-# CLIP it is trained once from its recipe and shipped with the package; `zoo.toy_lm()` loads it
-# with `AutoModelForCausalLM.from_pretrained`, the call that loads a real LM.
+# two . red thud .") that teach it to copy from its context (notebook 02 needs that). It learns
+# the world's language and to **answer from its context** — the skill a pretrained LLM brings to
+# a VLM. Like the toy CLIP it is trained once from its recipe and shipped with the package;
+# `zoo.toy_lm()` loads it with `AutoModelForCausalLM.from_pretrained`, the call that loads a real
+# LM.
 
 # %%
 start = time.perf_counter()

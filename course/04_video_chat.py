@@ -703,9 +703,10 @@ print(f"• the widest spread between layouts is on {widest}: {spreads[widest][1
 # as well cost accuracy as add it — the Valley verdicts above say which happened in this run.
 # Where the all-frames layout's direction answers miss the *form* (section 7 prints how often),
 # the question after 128 visual tokens is not followed — a limit of our small LM's context, not
-# of the layout: a 7B LM follows a question after thousands of visual tokens. The frozen-LM Video-ChatGPT shows what freezing means for an LM that never learned to
-# converse: the LM Video-ChatGPT froze had been instruction-tuned on image conversations, ours was
-# pretrained only on one-turn questions with short answers. Read the two frozen-vs-unfrozen
+# of the layout: a 7B LM follows a question after thousands of visual tokens. The frozen-LM
+# Video-ChatGPT shows what freezing means for an LM that never learned to converse: the LM
+# Video-ChatGPT froze had been instruction-tuned on image conversations, ours was pretrained
+# only on one-turn questions with short answers. Read the two frozen-vs-unfrozen
 # verdicts above together: its training loss on the conversations stays far above the unfrozen
 # one's, and the unfrozen LM's descriptions are judged against the frozen one's; on short answers
 # — the one form our frozen LM already knows — the frozen LM may keep the upper hand, because

@@ -454,10 +454,10 @@ record.headline("video Q-Former vs plain concatenation (8 frames × 2×2 pooled)
 #   whatever the question's wording; "what does the voice say first / last" has two candidate
 #   words in the same audio tokens, and the answer depends on the question. The audio branch must
 #   keep the two words apart *and* in order (one embedding per segment, a segment position
-#   embedding, 8 queries) and the LM must pick by the question. The words are learnt mostly in
-#   stage 1, whose captions say them ("the voice says six and square ."); how far speech rises
-#   above its chance line is what this budget could learn — the speech base does tell the words
-#   apart (section 2). The open experiment below asks which knob matters.
+#   embedding, 8 queries) and the LM must pick by the question. Stage 1's captions say the words
+#   ("the voice says six and square ."), stage 2 only asks for them; how far speech rises above
+#   its chance line is what this budget could learn — the speech base does tell the words apart
+#   (section 2). The open experiment below asks which stage's steps matter.
 # - **Video-only accuracy** should not suffer from a second span of tokens in the prompt; the
 #   verdict says whether a difference is distinguishable at this size.
 # - **Q-Former vs concatenation at 32 tokens.** Video-LLaMA does not ablate this; its Q-Formers

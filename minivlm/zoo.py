@@ -82,7 +82,7 @@ def clip_recipe(full: bool | None = None) -> dict:
     (`benchmarks/zoo.py`): 0.81 from 16,000 training stills. Measured and not kept: the tokens of
     every block read the same (0.765-0.77 from 4,000 stills, blocks 1 to 4), raw pixels 0.18. More
     steps on the shipped CLIP with a LocCa-style captioning decoder (SigLIP 2) that cross-attends
-    to the feature layer's tokens and writes the placed caption (2026-11-27, 2 threads): 2 decoder
+    to the feature layer's tokens and writes the placed caption (one run each, 2026-11-27): 2 decoder
     layers, loss weight 1, 1,500 steps → 0.84; 1 layer, weight 3, 3,000 steps (21 min) → 0.87,
     zero-shot 1.00 and position probe 0.988 kept, still rising slowly. The decoder's loss falls to
     0.1 a token: the tokens hold where each object is, but not all of it linearly."""
@@ -203,11 +203,12 @@ def lm_recipe(full: bool | None = None) -> dict:
 
     Why 4 layers of width 128: the notebooks train VLMs around this LM within 5 minutes on 2 CPU
     cores, which bounds its cost per step. At the same cost, 6 layers of width 96 (same corpus,
-    stage 1 and the soundtrack stage, 2026-11-27) answered held-out questions worse: colour 0.59,
-    shape 0.62 vs 0.995 and 1.00 here, direction 0.71 as here, only sync better (0.845 vs 0.72).
-    Tried after "then6" and not kept (held out, 1000 prompts a kind): a stage like "then6" on scenes of
-    2-5 objects (longer contexts, more to find among) gave direction 0.756 and when 0.765, against
-    0.766 and 0.77 without it."""
+    stage 1 and the soundtrack stage, one training run, 2026-11-27) answered held-out questions
+    worse: colour 0.59, shape 0.62 vs 0.995 and 1.00 here, direction 0.71 as here, only sync
+    better (0.845 vs 0.72).
+    Tried after "then6" and not kept (one training run; held out, 1000 prompts a kind, standard
+    error about 0.013): a stage like "then6" on scenes of 2-5 objects (longer contexts, more to
+    find among) gave direction 0.756 and when 0.765, against 0.766 and 0.77 without it — no gain."""
     tokenizer = build_tokenizer()
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # a dict's order is not stable
     return {"hidden": 128, "layers": 4, "heads": 4, "init_std": 0.08, "vocab": _digest("\n".join(t for t, _ in vocab)),
