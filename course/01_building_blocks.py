@@ -179,9 +179,14 @@ axes[1].set_ylabel("zero-shot accuracy");
 
 # %% [markdown]
 # Compare the colour and shape lines on the right: which one the short run learns first, and how far
-# each gets. The zoo's toy CLIP is the same recipe run for
-# `recipe["steps"]` steps, trained once and shipped with the package (`minivlm/zoo_weights/`, with
-# its training time and quality in `manifest.json`): `zoo.toy_clip()` loads it in a second.
+# each gets. The zoo's toy CLIP is the same recipe run for `recipe["steps"]` steps, then
+# `recipe["then"]["steps"]` more with a second loss beside the contrastive one: a small captioning
+# decoder (LocCa's, which SigLIP 2 adds) reads the patch tokens and writes a caption that says where
+# each object is ("a red circle at the top left and …"). The contrastive loss only asks the pooled
+# embedding to match its caption; the decoder makes the patch tokens keep, patch by patch, what is
+# where — what a VLM reads (`minivlm/caption_decoder.py`; the decoder is thrown away after training).
+# It was trained once and ships with the package (`minivlm/zoo_weights/`, with its training time and
+# quality in `manifest.json`): `zoo.toy_clip()` loads it in a second.
 
 # %%
 start = time.perf_counter()

@@ -195,8 +195,11 @@ def tower_recipe(kind: str, full: bool | None = None) -> dict:
     """How a video base is trained (`full`: None → the current mode; sizes shrink in fast mode):
     `clips` training-split clips of `frames` uniform frames with their captions (frame tokens
     computed once), `steps` AdamW steps on batches of `batch_size` clips with distinct captions,
-    CLIP's symmetric contrastive loss (open_clip's ClipLoss) at a learned temperature."""
+    CLIP's symmetric contrastive loss (open_clip's ClipLoss) at a learned temperature.
+    `image_tower`: the key of the toy CLIP recipe whose image tower it is trained on, so a new
+    toy CLIP makes a new tower recipe (the tower's blocks are trained on that CLIP's tokens)."""
     from .runtime import fast_mode
+    from .zoo import clip_recipe, recipe_key
 
     if kind not in VIDEO_TOWERS:
         raise ValueError(f"unknown video tower {kind!r}; use one of {VIDEO_TOWERS}")
@@ -204,7 +207,7 @@ def tower_recipe(kind: str, full: bool | None = None) -> dict:
         full = not fast_mode()
     return {"kind": kind, "layers": 1, "heads": 4, "frames": 8, "clips": 2000 if full else 48,
             "steps": 800 if full else 4, "batch_size": 64 if full else 16, "lr": 1e-3 if kind == "aligned" else 2e-3,
-            "weight_decay": 0.01, "seed": 0, "text_seed": 1}
+            "weight_decay": 0.01, "seed": 0, "text_seed": 1, "image_tower": recipe_key(clip_recipe(full))}
 
 
 def caption_clips(split: str, n: int, frames: int, start: int = 0) -> tuple[np.ndarray, list[str], list]:

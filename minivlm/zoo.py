@@ -78,18 +78,25 @@ def clip_recipe(full: bool | None = None) -> dict:
     rest from 1–3-object scenes; a share of captions say where each object is ("a red circle at
     the top left and a blue square at the centre ."), so that the patch tokens learn where.
 
+    Then a second stage ("then") goes on with a LocCa-style captioning decoder (SigLIP 2;
+    `caption_decoder`): beside the contrastive loss, a one-layer decoder cross-attends to the
+    feature layer's patch tokens and writes every still's placed caption, weighted
+    `caption_weight`; the decoder is thrown away, only the CLIP ships. It continues from the first
+    stage as shipped (fp16), so a build from scratch and one from the shipped first stage agree.
+
     Which object is where in a 3-object still is read by a linear probe on the patch tokens
-    (`benchmarks/zoo.py`): 0.81 from 16,000 training stills. Measured and not kept: the tokens of
-    every block read the same (0.765-0.77 from 4,000 stills, blocks 1 to 4), raw pixels 0.18. More
-    steps on the shipped CLIP with a LocCa-style captioning decoder (SigLIP 2) that cross-attends
-    to the feature layer's tokens and writes the placed caption (one run each, 2026-11-27): 2 decoder
-    layers, loss weight 1, 1,500 steps → 0.84; 1 layer, weight 3, 3,000 steps (21 min) → 0.87,
-    zero-shot 1.00 and position probe 0.988 kept, still rising slowly. The decoder's loss falls to
-    0.1 a token: the tokens hold where each object is, but not all of it linearly."""
+    (`benchmarks/zoo.py`). After the first stage alone: 0.81 from 16,000 training stills; the
+    tokens of every block read the same (0.765-0.77 from 4,000 stills, blocks 1 to 4), raw pixels
+    0.18. Contrastive steps alone had flattened there; with the decoder (trials, one run each,
+    2026-11-27): 2 decoder layers, weight 1, 1,500 steps → 0.84; 1 layer, weight 3, 3,000 steps →
+    0.87, zero-shot and position kept. The decoder's loss falls to 0.1 a token: the tokens hold
+    where each object is, but not all of it linearly."""
     config = (Path(__file__).parent / "configs" / f"{TOY_CLIP}.json").read_bytes()
     return {"name": TOY_CLIP, "config": _digest(config), "text_ids": _digest(str(toy_text_ids())),
             "steps": _size(8000, 12, full), "batch_size": _size(128, 16, full), "lr": 2e-3, "weight_decay": 0.1,
-            "single_share": 0.4, "placed_share": 0.5, "seed": 0}
+            "single_share": 0.4, "placed_share": 0.5, "seed": 0,
+            "then": {"steps": _size(8000, 8, full), "lr": 5e-4, "caption_weight": 3.0, "decoder_layers": 1,
+                     "feature_layer": -2, "start": 30_000_000, "seed": 1}}
 
 
 def placed_caption(scene, t: float = 0.0) -> str:
@@ -106,19 +113,23 @@ def placed_caption(scene, t: float = 0.0) -> str:
     return " and ".join(names) + " ." if names else "an empty scene ."
 
 
-def clip_batch(recipe: dict, step: int) -> tuple[np.ndarray, list[str]]:
-    """The recipe's training batch at `step`: stills (B, 64, 64, 3) uint8 and their captions.
-    Deterministic in (recipe seed, step); scenes come from the training split only."""
+def clip_batch(recipe: dict, step: int) -> tuple[np.ndarray, list[str], list[str]]:
+    """A stage's training batch at `step`: stills (B, 64, 64, 3) uint8, their captions (a
+    `placed_share` of them placed), and every still's placed caption (what the decoder writes).
+    Deterministic in (recipe seed, step); scenes come from the training split only, numbered
+    from recipe["start"] (default 10,000,000)."""
     b = recipe["batch_size"]
     rng = np.random.default_rng([recipe["seed"], step, 13])
-    frames, texts = [], []
+    frames, texts, placed = [], [], []
     for j in range(b):
         single = rng.random() < recipe["single_share"]
-        scene = sample_scene("train", 10_000_000 + step * b + j, WorldConfig(max_objects=1 if single else 3))
+        scene = sample_scene("train", recipe.get("start", 10_000_000) + step * b + j,
+                             WorldConfig(max_objects=1 if single else 3))
         t = float(rng.uniform(*scene.visible_span(0)))  # a moment when at least one object is in view
         frames.append(render_still(scene, t))
-        texts.append(placed_caption(scene, t) if rng.random() < recipe["placed_share"] else still_caption(scene, t))
-    return np.stack(frames), texts
+        placed.append(placed_caption(scene, t))
+        texts.append(placed[-1] if rng.random() < recipe["placed_share"] else still_caption(scene, t))
+    return np.stack(frames), texts, placed
 
 
 def multi_positive_clip_loss(name: str = TOY_CLIP, max_scale: float = 100.0):
@@ -143,6 +154,21 @@ def multi_positive_clip_loss(name: str = TOY_CLIP, max_scale: float = 100.0):
     return fn
 
 
+def captioning_clip_loss(weight: float, name: str = TOY_CLIP):
+    """A loss_fn for a `caption_decoder.CaptionedCLIP` on (pixels, texts, placed) batches:
+    `multi_positive_clip_loss` on (pixels, texts) + weight × the decoder's loss writing `placed`."""
+    contrastive = multi_positive_clip_loss(name)
+    tokenizer = clip_tokenizer(name)
+
+    def fn(captioner, batch):
+        pixels, texts, placed = batch
+        loss, info = contrastive(captioner.clip, (pixels, texts))
+        written = captioner.caption_loss(pixels, tokenizer(placed).to(pixels.device))
+        return loss + weight * written, {**info, "caption_loss": written.item()}
+
+    return fn
+
+
 def toy_clip(rebuild: bool = False, progress: bool = True, use_shipped: bool = True) -> torch.nn.Module:
     """The toy-world CLIP (image + text towers, open_clip), contrastively trained on stills and
     their captions (`clip_recipe`). Loads the shipped file when it was built from the current
@@ -152,22 +178,60 @@ def toy_clip(rebuild: bool = False, progress: bool = True, use_shipped: bool = T
     shipped = _shipped_path("toy_clip", recipe_key(recipe)) if use_shipped else None
     if shipped is not None and not rebuild:
         return create_clip(recipe["name"], pretrained=shipped)
-    path = cache_dir() / "zoo" / f"toy-clip-{recipe_key(recipe)}.safetensors"
+    path = _cache_path("toy_clip", recipe_key(recipe))
     if path.exists() and not rebuild:
         return create_clip(recipe["name"], pretrained=path)
-    model = create_clip(recipe["name"], seed=recipe["seed"])
+    first = {k: v for k, v in recipe.items() if k != "then"}
+    first_path = _cache_path("toy_clip", recipe_key(first))
+    if first_path.exists() and not rebuild:
+        model, log = create_clip(recipe["name"], pretrained=first_path), _read_log(first_path)
+    else:
+        model = create_clip(recipe["name"], seed=recipe["seed"])
+        encoder = VisionEncoder(model)
+
+        def batch_at(step: int):
+            frames, texts, _ = clip_batch(first, step)
+            return encoder.preprocess(frames), texts
+
+        log = _train_resumable(model, batch_at, multi_positive_clip_loss(recipe["name"]), first,
+                               first_path.with_suffix(".ckpt"), "toy CLIP", progress, rebuild)
+        model.cpu().eval()
+        _atomic_save(first_path, lambda tmp: save_file(_contiguous(model.state_dict()), str(tmp)))
+        _write_log(first_path, log)
+    if "then" in recipe:
+        log = _train_clip_captioning(model, {**first, **recipe["then"]}, path, log, progress, rebuild)
+    return model
+
+
+def _train_clip_captioning(model: torch.nn.Module, stage: dict, path: Path, log: dict, progress: bool,
+                           rebuild: bool) -> dict:
+    """The toy CLIP's captioning stage: from the first stage rounded to fp16 (as shipped), train
+    CLIP + a `caption_decoder.CaptionDecoder` with `captioning_clip_loss`; save the CLIP to `path`.
+    Returns the log of both stages."""
+    from .caption_decoder import CaptionDecoder, CaptionedCLIP
+
+    model.load_state_dict({k: v.float() for k, v in _contiguous(model.state_dict(), torch.float16).items()})
+    width = model.token_embedding.weight.shape[1]
+    decoder = CaptionDecoder(model.token_embedding.weight.shape[0], width, stage["decoder_layers"],
+                             context=model.context_length, seed=stage["seed"])
+    captioner = CaptionedCLIP(model, decoder, stage["feature_layer"], stage["name"])
     encoder = VisionEncoder(model)
 
     def batch_at(step: int):
-        frames, texts = clip_batch(recipe, step)
-        return encoder.preprocess(frames), texts
+        frames, texts, placed = clip_batch(stage, step)
+        return encoder.preprocess(frames), texts, placed
 
-    log = _train_resumable(model, batch_at, multi_positive_clip_loss(recipe["name"]), recipe,
-                           path.with_suffix(".ckpt"), "toy CLIP", progress, rebuild)
+    second = _train_resumable(captioner, batch_at, captioning_clip_loss(stage["caption_weight"], stage["name"]),
+                              stage, path.with_suffix(".ckpt"), "toy CLIP, stage 2 (captioning)", progress, rebuild)
     model.cpu().eval()
     _atomic_save(path, lambda tmp: save_file(_contiguous(model.state_dict()), str(tmp)))
+    offset = log["curve"][-1][0] + 1 if log.get("curve") else 0
+    device = second["device"] if log.get("device") in (None, second["device"]) else (
+        f"stage 1 {log['device']}; stage 2 {second['device']}")
+    log = {"seconds": round(log.get("seconds", 0) + second["seconds"], 1), "device": device,
+           "curve": [*log.get("curve", []), *([s + offset, v] for s, v in second["curve"])]}
     _write_log(path, log)
-    return model
+    return log
 
 
 def toy_vision_encoder(feature_layer: int = -2, keep_cls: bool = False, frozen: bool = True) -> VisionEncoder:

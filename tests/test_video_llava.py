@@ -268,3 +268,13 @@ def test_mixed_batch_check_passes_the_right_answer():
 def test_mixed_batch_check_fails_plausible_wrong_answers(wrong):
     with pytest.raises(CheckFailed):
         check_mixed_batch(wrong)
+
+
+def test_a_new_toy_clip_makes_a_new_tower_recipe(monkeypatch):
+    """The towers are trained on the toy CLIP's frame tokens: a changed CLIP recipe must not load
+    towers trained on the old one."""
+    before = {kind: zoo.recipe_key(tower_recipe(kind)) for kind in ("aligned", "separate")}
+    real = zoo.clip_recipe
+    monkeypatch.setattr(zoo, "clip_recipe", lambda full=None: {**real(full), "steps": real(full)["steps"] + 1})
+    after = {kind: zoo.recipe_key(tower_recipe(kind)) for kind in ("aligned", "separate")}
+    assert all(before[k] != after[k] for k in before)

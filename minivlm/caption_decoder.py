@@ -1,0 +1,68 @@
+"""A captioning decoder on an image tower's patch tokens: LocCa's way to make them say where.
+
+Contrastive training (CLIP, SigLIP) rewards one pooled embedding that matches the caption; the
+patch tokens only have to hold what that pooled vector needs. SigLIP 2 adds LocCa's decoder: a
+small transformer decoder cross-attends to the patch tokens and writes a caption token by token,
+so the tokens must keep, patch by patch, what is where. The decoder is thrown away after
+training; only the image tower ships. The toy CLIP's second stage (`zoo.clip_recipe`'s "then")
+trains this way, writing captions that say where each object is (`zoo.placed_caption`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .vision import TOY_CLIP, VisionEncoder
+
+
+class CaptionDecoder(nn.Module):
+    """A causal transformer decoder that writes a caption while cross-attending to image tokens.
+
+    vocab_size: the text tower's (compact) vocabulary; width: of the tokens it reads and of its
+    own layers; layers, heads: its size; context: the longest caption (in tokens) it writes.
+    """
+
+    def __init__(self, vocab_size: int, width: int = 128, layers: int = 1, heads: int = 4, context: int = 32,
+                 seed: int = 0):
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):  # deterministic in `seed`, the global stream untouched
+            torch.manual_seed(seed)
+            self.embed = nn.Embedding(vocab_size, width)
+            self.position = nn.Parameter(torch.randn(context, width) * 0.02)
+            layer = nn.TransformerDecoderLayer(width, heads, 4 * width, dropout=0.0, activation="gelu",
+                                               batch_first=True, norm_first=True)
+            self.layers = nn.TransformerDecoder(layer, layers)
+            self.norm = nn.LayerNorm(width)
+            self.out = nn.Linear(width, vocab_size)
+
+    def forward(self, ids: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        """ids (B, L) caption tokens so far, memory (B, P, width) image tokens → logits (B, L, vocab):
+        position i predicts token i + 1 from tokens ≤ i (causal) and every image token."""
+        if ids.shape[1] > self.position.shape[0]:
+            raise ValueError(f"captions of {ids.shape[1]} tokens are longer than the decoder's context "
+                             f"({self.position.shape[0]}); build it with a larger `context`")
+        x = self.embed(ids) + self.position[: ids.shape[1]]
+        mask = nn.Transformer.generate_square_subsequent_mask(ids.shape[1], device=ids.device)
+        return self.out(self.norm(self.layers(x, memory, tgt_mask=mask, tgt_is_causal=True)))
+
+
+class CaptionedCLIP(nn.Module):
+    """A CLIP and a `CaptionDecoder` reading its image tower's `feature_layer` tokens, trained
+    together; `clip` is what ships."""
+
+    def __init__(self, clip_model: nn.Module, decoder: CaptionDecoder, feature_layer: int = -2,
+                 name: str = TOY_CLIP):
+        super().__init__()
+        self.clip = clip_model
+        self.decoder = decoder
+        self._encoder = [VisionEncoder(clip_model, feature_layer=feature_layer, model_name=name)]  # not a submodule
+
+    def caption_loss(self, pixels: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """pixels (B, 3, S, S), ids (B, L) the tokenizer's ids of the captions (0 pads) → mean
+        cross-entropy of each next caption token (the end token included, padding not)."""
+        compact = self.clip.token_embedding.lookup[ids] if hasattr(self.clip.token_embedding, "lookup") else ids
+        logits = self.decoder(compact[:, :-1], self._encoder[0](pixels))
+        written = ids[:, 1:] != 0
+        return F.cross_entropy(logits[written], compact[:, 1:][written])
