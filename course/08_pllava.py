@@ -235,10 +235,11 @@ for a, b, what in comparisons:
 # or 4 mixes the before and the after of each cell, and with a time target of 2 an event in the
 # first half cannot be ordered against another in the same half. A colour or a shape is in every
 # frame, so averaging frames costs it little. Averaging space merges neighbouring patches: the
-# toy world's objects cover several patches, so 2 × 2 cells keep *where* each object is,
-# coarsely — enough for its direction — while 1 × 1 (one token per frame) blurs every object
-# together. Compare the printed verdicts with PLLaVA's: "pooling along the temporal dimension
-# always downgrades the model performance", and halving the spatial side cost nothing.
+# toy world's objects cover several patches, so 2 × 2 cells still say *where* each object is,
+# coarsely (which quarter of the frame) — whether that is enough for its direction here, the
+# verdicts say — while 1 × 1 (one token per frame) blurs every object together. Compare the
+# printed verdicts with PLLaVA's: "pooling along the temporal dimension always downgrades the
+# model performance", and halving the spatial side cost nothing.
 
 # %% [markdown]
 # ## 4 · PLLaVA's diagnosis, in miniature

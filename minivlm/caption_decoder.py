@@ -1,11 +1,14 @@
 """A captioning decoder on an image tower's patch tokens: LocCa's way to make them say where.
 
 Contrastive training (CLIP, SigLIP) rewards one pooled embedding that matches the caption; the
-patch tokens only have to hold what that pooled vector needs. SigLIP 2 adds LocCa's decoder: a
-small transformer decoder cross-attends to the patch tokens and writes a caption token by token,
-so the tokens must keep, patch by patch, what is where. The decoder is thrown away after
+patch tokens only have to hold what that pooled vector needs. LocCa (Wan et al. 2024,
+arXiv:2403.19596) pretrains an image encoder with a transformer decoder that cross-attends to its
+patch tokens and writes, token by token, captions and where things are (bounding-box coordinates
+as text); SigLIP 2 (Tschannen et al. 2025, arXiv:2502.14786) adds that decoder beside the
+sigmoid loss for better localisation and dense features. The decoder is thrown away after
 training; only the image tower ships. The toy CLIP's second stage (`zoo.clip_recipe`'s "then")
-trains this way, writing captions that say where each object is (`zoo.placed_caption`).
+trains this way; its captions say where each object is in words, the toy world's 3x3 places
+(`zoo.placed_caption`), instead of box coordinates.
 """
 
 from __future__ import annotations
