@@ -455,11 +455,13 @@ record.headline("video Q-Former vs plain concatenation (8 frames × 2×2 pooled)
 #   words in the same audio tokens, and the answer depends on the question. The audio branch must
 #   keep the two words apart *and* in order (one embedding per segment, a segment position
 #   embedding, 8 queries) and the LM must pick by the question. Stage 1's captions say the words
-#   ("the voice says six and square ."), stage 2 only asks for them; how far speech rises above
-#   its chance line is what this budget could learn — the speech base does tell the words apart
-#   (section 2). The open experiment below asks which stage's steps matter.
+#   ("the voice says six and square ."), stage 2 only asks for them; whether and how far speech
+#   rises above its chance line is what this budget could learn — the speech base does tell the
+#   words apart (section 2). The open experiment below asks which stage's steps matter.
 # - **Video-only accuracy** should not suffer from a second span of tokens in the prompt; the
-#   verdict says whether a difference is distinguishable at this size.
+#   verdict says whether it held at this size. Where it did not, two costs of the audio branch are
+#   candidates (not measured here): every prompt grows by the audio tokens, and the same few
+#   hundred steps now also serve the audio questions.
 # - **Q-Former vs concatenation at 32 tokens.** Video-LLaMA does not ablate this; its Q-Formers
 #   start from BLIP-2's pretrained weights, and BLIP-2's argument is that learned queries pick
 #   what matters from many tokens. Ours are trained from scratch for a few hundred steps, and

@@ -60,12 +60,19 @@ class CaptionedCLIP(nn.Module):
         super().__init__()
         self.clip = clip_model
         self.decoder = decoder
-        self._encoder = [VisionEncoder(clip_model, feature_layer=feature_layer, model_name=name)]  # not a submodule
+        # a list keeps the encoder out of the module tree: its weights are the CLIP's, stored once
+        self._encoder = [VisionEncoder(clip_model, feature_layer=feature_layer, model_name=name)]
+
+    @property
+    def encoder(self) -> VisionEncoder:
+        """The CLIP's image tower as a `VisionEncoder` of the decoder's feature layer (its
+        `preprocess` turns uint8 frames into the pixels both losses take)."""
+        return self._encoder[0]
 
     def caption_loss(self, pixels: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """pixels (B, 3, S, S), ids (B, L) the tokenizer's ids of the captions (0 pads) → mean
         cross-entropy of each next caption token (the end token included, padding not)."""
         compact = self.clip.token_embedding.lookup[ids] if hasattr(self.clip.token_embedding, "lookup") else ids
-        logits = self.decoder(compact[:, :-1], self._encoder[0](pixels))
+        logits = self.decoder(compact[:, :-1], self.encoder(pixels))
         written = ids[:, 1:] != 0
         return F.cross_entropy(logits[written], compact[:, 1:][written])

@@ -203,15 +203,15 @@ def toy_clip(rebuild: bool = False, progress: bool = True, use_shipped: bool = T
         _atomic_save(first_path, lambda tmp: save_file(_contiguous(model.state_dict()), str(tmp)))
         _write_log(first_path, log)
     if "then" in recipe:
-        log = _train_clip_captioning(model, {**first, **recipe["then"]}, path, log, progress, rebuild)
+        _train_clip_captioning(model, {**first, **recipe["then"]}, path, log, progress, rebuild)
     return model
 
 
 def _train_clip_captioning(model: torch.nn.Module, stage: dict, path: Path, log: dict, progress: bool,
-                           rebuild: bool) -> dict:
+                           rebuild: bool) -> None:
     """The toy CLIP's captioning stage: from the first stage rounded to fp16 (as shipped), train
-    CLIP + a `caption_decoder.CaptionDecoder` with `captioning_clip_loss`; save the CLIP to `path`.
-    Returns the log of both stages."""
+    CLIP + a `caption_decoder.CaptionDecoder` with `captioning_clip_loss`; save the CLIP to `path`
+    with the log of both stages (`log`: the first stage's)."""
     from .caption_decoder import CaptionDecoder, CaptionedCLIP
 
     model.load_state_dict({k: v.float() for k, v in _contiguous(model.state_dict(), torch.float16).items()})
@@ -219,11 +219,10 @@ def _train_clip_captioning(model: torch.nn.Module, stage: dict, path: Path, log:
     decoder = CaptionDecoder(model.token_embedding.weight.shape[0], width, stage["decoder_layers"],
                              context=model.context_length, seed=stage["seed"])
     captioner = CaptionedCLIP(model, decoder, stage["feature_layer"], stage["name"])
-    encoder = VisionEncoder(model)
 
     def batch_at(step: int):
         frames, texts, placed = clip_batch(stage, step)
-        return encoder.preprocess(frames), texts, placed
+        return captioner.encoder.preprocess(frames), texts, placed
 
     second = _train_resumable(captioner, batch_at, captioning_clip_loss(stage["caption_weight"], stage["name"]),
                               stage, path.with_suffix(".ckpt"), "toy CLIP, stage 2 (captioning)", progress, rebuild)
@@ -235,7 +234,6 @@ def _train_clip_captioning(model: torch.nn.Module, stage: dict, path: Path, log:
     log = {"seconds": round(log.get("seconds", 0) + second["seconds"], 1), "device": device,
            "curve": [*log.get("curve", []), *([s + offset, v] for s, v in second["curve"])]}
     _write_log(path, log)
-    return log
 
 
 def toy_vision_encoder(feature_layer: int = -2, keep_cls: bool = False, frozen: bool = True) -> VisionEncoder:
