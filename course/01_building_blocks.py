@@ -185,6 +185,8 @@ axes[1].set_ylabel("zero-shot accuracy");
 # each object is ("a red circle at the top left and …"). The contrastive loss only asks the pooled
 # embedding to match its caption; the decoder makes the patch tokens keep, patch by patch, what is
 # where — what a VLM reads (`minivlm/caption_decoder.py`; the decoder is thrown away after training).
+# Two shorter captioning stages (`recipe["then2"]`, `recipe["then3"]`) then show it crowded stills,
+# three objects all in view, where telling which object is where is hardest.
 # It was trained once and ships with the package (`minivlm/zoo_weights/`, with its training time and
 # quality in `manifest.json`): `zoo.toy_clip()` loads it in a second.
 

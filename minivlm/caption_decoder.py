@@ -6,8 +6,8 @@ arXiv:2403.19596) pretrains an image encoder with a transformer decoder that cro
 patch tokens and writes, token by token, captions and where things are (bounding-box coordinates
 as text); SigLIP 2 (Tschannen et al. 2025, arXiv:2502.14786) adds that decoder beside the
 sigmoid loss for better localisation and dense features. The decoder is thrown away after
-training; only the image tower ships. The toy CLIP's second stage (`zoo.clip_recipe`'s "then")
-trains this way; its captions say where each object is in words, the toy world's 3x3 places
+training; only the image tower ships. The toy CLIP's later stages (`zoo.clip_recipe`'s "then",
+"then2", "then3", each with a fresh decoder) train this way; its captions say where each object is in words, the toy world's 3x3 places
 (`zoo.placed_caption`), instead of box coordinates.
 """
 

@@ -205,3 +205,23 @@ def test_full_mode_loads_the_shipped_bases_from_an_empty_cache(tmp_path, monkeyp
     assert all(p.dtype == torch.float32 for p in [*clip.parameters(), *lm.parameters()])
     ids = torch.tensor([tokenizer("the red circle is at the top left . what colour is the circle ?").input_ids])
     assert torch.isfinite(lm(ids).logits).all()
+
+
+def test_a_clip_stage_can_ask_for_crowded_stills_with_every_object_in_view():
+    """"then2" and later: stills of one object or of three, all three in view; the first stage's
+    batches also hold two-object stills and stills where an object is out of view."""
+    recipe = zoo.clip_recipe()
+    crowded = {**zoo.first_stage(recipe), **recipe["then2"]}
+    named = [p.count(" at the ") for step in range(4) for p in zoo.clip_batch(crowded, step)[2]]
+    assert set(named) == {1, 3}
+    assert 0.05 < named.count(1) / len(named) < 0.5  # the stage's single_share (0.2)
+    first = [p.count(" at the ") for step in range(4) for p in zoo.clip_batch(zoo.first_stage(recipe), step)[2]]
+    assert 2 in first and first.count(1) / len(first) > 0.3
+    a, b = zoo.clip_batch(crowded, 3), zoo.clip_batch(crowded, 3)
+    assert (a[0] == b[0]).all() and a[1:] == b[1:]
+
+
+def test_stage_names_come_in_training_order():
+    recipe = {"steps": 1, "then10": {}, "then2": {}, "then": {}, "then3": {}}
+    assert zoo.stage_names(recipe) == ["then", "then2", "then3", "then10"]
+    assert zoo.first_stage(recipe) == {"steps": 1}
