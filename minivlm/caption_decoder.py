@@ -7,8 +7,8 @@ patch tokens and writes, token by token, captions and where things are (bounding
 as text); SigLIP 2 (Tschannen et al. 2025, arXiv:2502.14786) adds that decoder beside the
 sigmoid loss for better localisation and dense features. The decoder is thrown away after
 training; only the image tower ships. The toy CLIP's later stages (`zoo.clip_recipe`'s "then",
-"then2", "then3", each with a fresh decoder) train this way; its captions say where each object is in words, the toy world's 3x3 places
-(`zoo.placed_caption`), instead of box coordinates.
+"then2", "then3", each with a fresh decoder) train this way; their captions say where each object
+is in words, the toy world's 3x3 places (`zoo.placed_caption`), instead of box coordinates.
 """
 
 from __future__ import annotations

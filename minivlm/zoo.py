@@ -244,15 +244,16 @@ def toy_clip(rebuild: bool = False, progress: bool = True, use_shipped: bool = T
     for n in range(done, len(stages)):
         stage_path = _cache_path("toy_clip", recipe_key({**first, **{k: recipe[k] for k in stages[:n + 1]}}))
         log = _train_clip_captioning(model, {**first, **recipe[stages[n]]}, stage_path, log, progress, rebuild,
-                                     f"toy CLIP, stage {n + 2} (captioning)")
+                                     number=n + 2)
     return model
 
 
 def _train_clip_captioning(model: torch.nn.Module, stage: dict, path: Path, log: dict, progress: bool,
-                           rebuild: bool, desc: str) -> dict:
-    """A toy CLIP captioning stage: from the stage before rounded to fp16 (as shipped), train
-    CLIP + a fresh `caption_decoder.CaptionDecoder` with `captioning_clip_loss`; save the CLIP to
-    `path` with the log of every stage so far (`log`: the stages before); returns that log."""
+                           rebuild: bool, number: int) -> dict:
+    """The toy CLIP's captioning stage `number` (2, 3, …): from the stage before rounded to fp16
+    (as shipped), train CLIP + a fresh `caption_decoder.CaptionDecoder` with
+    `captioning_clip_loss`; save the CLIP to `path` with the log of every stage so far (`log`: the
+    stages before); returns that log."""
     from .caption_decoder import CaptionDecoder, CaptionedCLIP
 
     model.load_state_dict({k: v.float() for k, v in _contiguous(model.state_dict(), torch.float16).items()})
@@ -266,18 +267,27 @@ def _train_clip_captioning(model: torch.nn.Module, stage: dict, path: Path, log:
         return captioner.encoder.preprocess(frames), texts, placed
 
     second = _train_resumable(captioner, batch_at, captioning_clip_loss(stage["caption_weight"], stage["name"]),
-                              stage, path.with_suffix(".ckpt"), desc, progress, rebuild)
+                              stage, path.with_suffix(".ckpt"), f"toy CLIP, stage {number} (captioning)", progress,
+                              rebuild)
     model.cpu().eval()
     _atomic_save(path, lambda tmp: save_file(_contiguous(model.state_dict()), str(tmp)))
     offset = log["curve"][-1][0] + 1 if log.get("curve") else 0
-    number = desc.split("stage ")[-1].split()[0]
-    device = second["device"] if log.get("device") in (None, second["device"]) else (
-        f"{log['device'] if log['device'].startswith('stage') else 'stage 1 ' + log['device']}; "
-        f"stage {number} {second['device']}")
+    device = _stage_device(log.get("device"), number, second["device"])
     log = {"seconds": round(log.get("seconds", 0) + second["seconds"], 1), "device": device,
            "curve": [*log.get("curve", []), *([s + offset, v] for s, v in second["curve"])]}
     _write_log(path, log)
     return log
+
+
+def _stage_device(before: str | None, number: int, device: str) -> str:
+    """The device string of a build whose stage `number` ran on `device`, the stages before on
+    `before`: one device when every stage ran on it, else the stages and their devices
+    ("stage 1 A; stage 2 B", "stages 1-2 A; stage 3 B")."""
+    if before is None or before == device:
+        return device
+    if not before.startswith("stage"):
+        before = f"stage 1 {before}" if number == 2 else f"stages 1-{number - 1} {before}"
+    return f"{before}; stage {number} {device}"
 
 
 def toy_vision_encoder(feature_layer: int = -2, keep_cls: bool = False, frozen: bool = True) -> VisionEncoder:

@@ -208,8 +208,8 @@ def test_full_mode_loads_the_shipped_bases_from_an_empty_cache(tmp_path, monkeyp
 
 
 def test_a_clip_stage_can_ask_for_crowded_stills_with_every_object_in_view():
-    """"then2" and later: stills of one object or of three, all three in view; the first stage's
-    batches also hold two-object stills and stills where an object is out of view."""
+    """"then2" and later: stills of one object or of three, all three in view (a caption names
+    each object in view); the first stage's batches also name two, and more often one."""
     recipe = zoo.clip_recipe()
     crowded = {**zoo.first_stage(recipe), **recipe["then2"]}
     named = [p.count(" at the ") for step in range(4) for p in zoo.clip_batch(crowded, step)[2]]
@@ -219,6 +219,13 @@ def test_a_clip_stage_can_ask_for_crowded_stills_with_every_object_in_view():
     assert 2 in first and first.count(1) / len(first) > 0.3
     a, b = zoo.clip_batch(crowded, 3), zoo.clip_batch(crowded, 3)
     assert (a[0] == b[0]).all() and a[1:] == b[1:]
+
+
+def test_a_build_says_which_stage_ran_on_which_device():
+    assert zoo._stage_device(None, 2, "B") == zoo._stage_device("B", 3, "B") == "B"
+    assert zoo._stage_device("A", 2, "B") == "stage 1 A; stage 2 B"
+    assert zoo._stage_device("A", 3, "B") == "stages 1-2 A; stage 3 B"
+    assert zoo._stage_device("stage 1 A; stage 2 B", 3, "B") == "stage 1 A; stage 2 B; stage 3 B"
 
 
 def test_stage_names_come_in_training_order():
