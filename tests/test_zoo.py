@@ -131,6 +131,47 @@ def test_lm_corpus_asks_several_distinct_questions_about_one_context_where_asked
         assert f"the {name} moves {c[1]['content']} ." in c[0]["content"]
 
 
+def test_binding_corpus_asks_every_mover_of_a_crowded_scene_and_grows_its_contexts_in_order():
+    chats = zoo.binding_corpus(60, start=40_000_000, curriculum=0.5)
+    assert len(chats) == 60 and chats == zoo.binding_corpus(60, start=40_000_000, curriculum=0.5)
+    by_context: dict[str, list[str]] = {}
+    for c in chats:
+        context, question = c[0]["content"].split(" which way ")
+        assert not context.startswith("there is one")  # one object: nothing to bind
+        name = question.split("does the ")[1].split(" move first")[0]
+        assert f"the {name} moves {c[1]['content']} ." in context  # its own direction, told in its context
+        by_context.setdefault(context, []).append(name)
+    assert any(len(names) > 1 for names in by_context.values())  # every mover of a scene is asked about
+    events = [c[0]["content"].count(" seconds ") for c in chats]
+    assert events[0] == 0 and max(events[:10]) <= max(events[-10:])  # short contexts first
+    full = zoo.binding_corpus(60, start=40_000_000)
+    assert [c[1] for c in full] == [c[1] for c in chats]  # the same questions, every event told
+    assert sum(c[0]["content"].count(" seconds ") for c in full) > sum(events)
+    assert all(c[0]["content"].startswith("<video> ") for c in zoo.binding_corpus(5, 40_000_000, media_share=1.0))
+
+
+def test_a_curriculum_stage_keeps_its_examples_in_order(monkeypatch):
+    seen = []
+    monkeypatch.setattr(zoo, "_train_resumable", lambda lm, batch_at, *a, **k: seen.append(
+        [batch_at(s)["input_ids"].shape for s in range(2)]) or {"seconds": 0.0, "device": "cpu", "curve": []})
+    monkeypatch.setattr(zoo, "lm_examples", lambda stage, tok, media_share=None: [
+        zoo.encode_chat(tok, [{"role": "user", "content": "a " * n}, {"role": "assistant", "content": "b"}])
+        for n in (9, 9, 1, 1)])
+    monkeypatch.setattr(zoo, "length_bucketed_order", lambda *a, **k: pytest.fail("a curriculum is not reordered"))
+    from minivlm.lm import build_tokenizer
+
+    tok = build_tokenizer()
+    stage = {"curriculum": 0.5, "batch_size": 2, "steps": 2, "seed": 0, "media_share": 0.0}
+    lm = torch.nn.Linear(1, 1)
+    monkeypatch.setattr(zoo, "_atomic_save", lambda *a, **k: None)
+    monkeypatch.setattr(zoo, "_write_log", lambda *a, **k: None)
+    zoo._train_lm_stage(lm, tok, stage, stage, __import__("pathlib").Path("unused"), "", False, False)
+    long, short = seen[0]
+    assert long[1] > short[1]  # batch 0 holds the first examples (the longer ones), batch 1 the next
+    with pytest.raises(ValueError, match="curriculum stage needs 6 examples"):
+        zoo._train_lm_stage(lm, tok, {**stage, "steps": 3}, stage, __import__("pathlib").Path("unused"), "", False, False)
+
+
 def test_fresh_embeddings_separate_words_the_lm_never_read():
     from minivlm.lm import build_lm, build_tokenizer
 

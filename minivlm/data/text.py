@@ -132,9 +132,7 @@ def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
     if kind == "count":
         return QA(kind, "how many objects are there ?", NUMBER_WORDS[len(objs)])
     if kind == "direction":
-        movers = [o for _, o in objs if o.direction and o.appear == 0 and (o.stop is None or o.stop >= 1.0)]
-        o = choose(rng, movers)
-        return o and QA(kind, f"which way does the {o.name()} move first ?", o.direction)
+        return choose(rng, direction_questions(scene))
     if kind == "order":
         pair = order_pair(scene, rng)
         if pair is None:
@@ -154,6 +152,13 @@ def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
         first = SOUND_OF_EVENT[scene.events[0].kind]
         return QA(kind, "what is the first sound ?", f"{indefinite_article(first)} {first}")
     raise ValueError(f"unknown clip question kind {kind!r}; use one of {CLIP_QA_KINDS}")
+
+
+def direction_questions(scene: Scene) -> list[QA]:
+    """'which way does the red circle move first ?' for every object whose first direction the clip
+    shows: it moves from the start and does not stop within the first second."""
+    return [QA("direction", f"which way does the {o.name()} move first ?", o.direction) for o in scene.objects
+            if o.direction and o.appear == 0 and (o.stop is None or o.stop >= 1.0)]
 
 
 def position_words(x: float, y: float) -> str:
