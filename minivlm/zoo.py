@@ -17,6 +17,7 @@ from its recipe and rewrites the shipped files and manifest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -336,34 +337,36 @@ def lm_recipe(full: bool | None = None) -> dict:
     object. Told only "there are three objects . the red circle moves up . the blue square moves
     left . the green cross moves down ." (600 made-up scenes), it answered "which way does the
     blue square move first ?" right 0.515 of the time — what naming a random object's direction
-    gives (1/3 + 2/3 x 1/4 = 0.5). Its held-out 0.77 is one-object scenes (1.00) and the last-named object
-    (0.79-0.86). Tried on 2026-11-27 and not kept (one run each from the shipped LM, 4,000 steps,
-    held out on 300 prompts a kind, standard error about 0.024): every object's direction and
-    "when" question of 6,000 scenes, half of them on contexts cut to the object and appear /
-    disappear sentences, beside a "then6"-like mix, loss averaged per chat rather than per token:
-    direction 0.777 -> 0.777, when 0.763 -> 0.783 (lr 5e-4), 0.747 / 0.783 (lr 1e-3); the same
-    with two cut copies per question on 2-3-object scenes: 0.750 / 0.790, made-up 3-object
-    contexts 0.58; only those questions (nothing else, 3,000 steps): 0.733 / 0.733, every other
-    kind lost, made-up contexts 0.56. Trained on made-up contexts alone (2,000 steps, lr 1e-3) it
-    does learn to bind there (0.60 -> 0.88; a fresh LM of this size 0.82 after 1,500 steps), so the
-    mechanism fits in 4 layers of width 128; what these budgets did not find is a mix that teaches
-    it on the world's own descriptions without losing the rest.
+    gives (1/3 + 2/3 x 1/4 = 0.5). Its held-out 0.77 was one-object scenes (1.00) and the
+    last-named object (0.79-0.86). Tried on 2026-11-27 and not kept (one run each from the
+    shipped LM, 4,000 steps, held out on 300 prompts a kind, standard error about 0.024): every
+    object's direction and "when" question of 6,000 scenes, half of them on contexts cut to the
+    object and appear / disappear sentences, beside a "then6"-like mix, loss averaged per chat
+    rather than per token: direction 0.777 -> 0.777, when 0.763 -> 0.783 (lr 5e-4), 0.747 /
+    0.783 (lr 1e-3); the same with two cut copies per question on 2-3-object scenes: 0.750 /
+    0.790, made-up 3-object contexts 0.58; only those questions (nothing else, 3,000 steps):
+    0.733 / 0.733, every other kind lost, made-up contexts 0.56. Trained on made-up contexts
+    alone (2,000 steps, lr 1e-3) it does learn to bind there (0.60 -> 0.88; a fresh LM of this
+    size 0.82 after 1,500 steps), so the mechanism fits in 4 layers of width 128; what these
+    budgets did not find is a mix that teaches it on the world's own descriptions without losing
+    the rest.
 
-    What did (2026-11-28, one run each, 1 thread; multi-object direction questions of 600 held-out
-    scenes, where the last-named mover's direction is right 0.60 of the time): the world's own
-    descriptions, but at first with few of their events — the events name the objects again ("at
-    2.0 seconds the blue square bounces off the left wall"), and those repeats are what the LM
-    could not see past. "then7" (`binding_corpus`) asks every mover's direction of 2-3-object
-    scenes, and over its first 70 % of steps the descriptions grow from no event to all of them:
-    from the shipped LM, 2,500 steps, 0.858. Without that curriculum, or from scratch, nothing like
-    it: a fresh LM on the same questions with every event told, 0.63 (8 layers instead of 4: 0.633);
-    fresh with the curriculum, 0.652; made-up contexts without events learned to 0.95 did not carry
-    over (0.70 after a mixing stage), nor did made-up contexts with events mixed in at 30-50 %
-    (0.71-0.76). That stage alone forgets the other kinds; "then8" and "then9" bring them back
-    ("then6"-like mixes with 29 % and 13 % binding questions, every event told). Held out (1000
-    prompts a kind, `benchmarks/zoo.py`): after "then8" direction 0.905 but captions 0.76-0.78, sync
-    0.763, when 0.748; after "then9" (shipped) direction 0.899 (was 0.766), every caption kind
-    1.00, sync 0.833 (was 0.872), order 0.872 (was 0.918), when 0.771 (was 0.77: the "when"
+    What did (2026-11-28, one run each, 1 thread). Measured on the direction questions of 600
+    held-out multi-object scenes, where the last-named mover's direction is right 0.60 of the
+    time and the LM through "then6" 0.645: the world's own descriptions, but at first with few of
+    their events — the events name the objects again ("at 2.0 seconds the blue square bounces off
+    the left wall"), and those repeats are what the LM could not see past. "then7"
+    (`binding_corpus`) asks every mover's direction of 2-3-object scenes, and over its first 70 %
+    of steps the descriptions grow from no event to all of them: from the shipped LM, 2,500 steps,
+    0.858. A fresh LM on the same questions with every event told reached 0.63 (8 layers instead
+    of 4: 0.633), fresh with the curriculum 0.652. Made-up contexts did not carry over (held-out
+    direction kind, 300 prompts, all scene sizes): learned without events to 0.95 on made-up
+    contexts, then mixed back, 0.70; with events, mixed in at 30-50 %, 0.71-0.76. "then7" alone
+    forgets the other kinds; "then8" and "then9" bring them back ("then6"-like mixes with 29 % and
+    13 % binding questions, every event told). Held out (1000 prompts a kind, `benchmarks/zoo.py`):
+    after "then8" direction 0.905 but captions 0.76-0.78, sync 0.763, when 0.748; after "then9"
+    (shipped) direction 0.899 (was 0.766; 0.855 on the 600 multi-object scenes), every caption
+    kind 1.00, sync 0.833 (was 0.872), order 0.872 (was 0.918), when 0.771 (was 0.77: "when"
     questions need the same binding among appear / disappear events, which no stage teaches yet)."""
     tokenizer = build_tokenizer()
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # a dict's order is not stable
@@ -499,18 +502,17 @@ def lm_examples(recipe: dict, tokenizer, media_share: float | None = None) -> li
 
 def binding_corpus(num_chats: int, start: int, media_share: float = 0.0,
                    curriculum: float = 0.0) -> list[list[dict[str, str]]]:
-    """`num_chats` direction questions (`data.direction_questions`), every one a scene of two or
-    three objects allows, each after that scene's description: to answer, the LM must find the
-    sentence that says how the asked object moves among the others' ("the blue square moves left")
-    and the events that name the objects again — binding a direction to its object, which the
-    last-named mover's direction answers right 0.6 of the time, not more.
+    """`num_chats` direction questions (`data.direction_questions`): every one that scenes of two
+    or three objects allow, each after its scene's description. To answer, the LM must find the
+    asked object's motion sentence ("the blue square moves left") among the others' and among the
+    events that name the objects again — bind a direction to its object. Answering with the
+    last-named mover's direction is right 0.60 of the time on held-out scenes like these.
 
-    curriculum: over the first `curriculum` share of the chats (kept in order), the descriptions tell
-    a growing share of the scene's events, from none to all (the objects' motion sentences always):
-    short contexts first, where binding is easy to learn, then more and more distractors. 0 tells
-    every event throughout. media_share: the share with a '<video>' placeholder before the context."""
-    from dataclasses import replace
-
+    curriculum: over the first `curriculum` share of the chats (kept in order), the descriptions
+    tell a growing share of the scene's events, from none to all (the objects' motion sentences
+    always): short contexts first, where binding is easy to learn, then more and more
+    distractors. 0 tells every event throughout. media_share: the share with a '<video>'
+    placeholder before the context."""
     chats: list[list[dict[str, str]]] = []
     k = start
     while len(chats) < num_chats:
@@ -521,7 +523,7 @@ def binding_corpus(num_chats: int, start: int, media_share: float = 0.0,
         if len(scene.objects) < 2 or not questions:
             continue
         told = min(1.0, len(chats) / (curriculum * num_chats)) if curriculum else 1.0
-        context = describe(replace(scene, events=scene.events[:int(round(told * len(scene.events)))]))
+        context = describe(dataclasses.replace(scene, events=scene.events[:int(round(told * len(scene.events)))]))
         if rng.random() < media_share:
             context = f"<video> {context}"
         chats += [[{"role": "user", "content": f"{context} {qa.question}"}, {"role": "assistant", "content": qa.answer}]

@@ -141,7 +141,7 @@ def test_binding_corpus_asks_every_mover_of_a_crowded_scene_and_grows_its_contex
         name = question.split("does the ")[1].split(" move first")[0]
         assert f"the {name} moves {c[1]['content']} ." in context  # its own direction, told in its context
         by_context.setdefault(context, []).append(name)
-    assert any(len(names) > 1 for names in by_context.values())  # every mover of a scene is asked about
+    assert any(len(names) > 1 for names in by_context.values())  # several movers of one scene are asked about
     events = [c[0]["content"].count(" seconds ") for c in chats]
     assert events[0] == 0 and max(events[:10]) <= max(events[-10:])  # short contexts first
     full = zoo.binding_corpus(60, start=40_000_000)
@@ -150,7 +150,7 @@ def test_binding_corpus_asks_every_mover_of_a_crowded_scene_and_grows_its_contex
     assert all(c[0]["content"].startswith("<video> ") for c in zoo.binding_corpus(5, 40_000_000, media_share=1.0))
 
 
-def test_a_curriculum_stage_keeps_its_examples_in_order(monkeypatch):
+def test_a_curriculum_stage_keeps_its_examples_in_order(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr(zoo, "_train_resumable", lambda lm, batch_at, *a, **k: seen.append(
         [batch_at(s)["input_ids"].shape for s in range(2)]) or {"seconds": 0.0, "device": "cpu", "curve": []})
@@ -165,11 +165,11 @@ def test_a_curriculum_stage_keeps_its_examples_in_order(monkeypatch):
     lm = torch.nn.Linear(1, 1)
     monkeypatch.setattr(zoo, "_atomic_save", lambda *a, **k: None)
     monkeypatch.setattr(zoo, "_write_log", lambda *a, **k: None)
-    zoo._train_lm_stage(lm, tok, stage, stage, __import__("pathlib").Path("unused"), "", False, False)
+    zoo._train_lm_stage(lm, tok, stage, stage, tmp_path / "lm", "", False, False)
     long, short = seen[0]
     assert long[1] > short[1]  # batch 0 holds the first examples (the longer ones), batch 1 the next
     with pytest.raises(ValueError, match="curriculum stage needs 6 examples"):
-        zoo._train_lm_stage(lm, tok, {**stage, "steps": 3}, stage, __import__("pathlib").Path("unused"), "", False, False)
+        zoo._train_lm_stage(lm, tok, {**stage, "steps": 3}, stage, tmp_path / "lm", "", False, False)
 
 
 def test_fresh_embeddings_separate_words_the_lm_never_read():
