@@ -150,6 +150,38 @@ def test_binding_corpus_asks_every_mover_of_a_crowded_scene_and_grows_its_contex
     assert all(c[0]["content"].startswith("<video> ") for c in zoo.binding_corpus(5, 40_000_000, media_share=1.0))
 
 
+def test_when_binding_tells_every_appear_and_disappear_and_grows_only_the_other_events():
+    chats = zoo.binding_corpus(60, start=40_000_000, curriculum=0.5, kind="when")
+    full = zoo.binding_corpus(60, start=40_000_000, kind="when")
+    assert len(chats) == 60 and [c[1] for c in chats] == [c[1] for c in full]
+    names_by_context: dict[str, set[str]] = {}
+    for c, f in zip(chats, full):
+        context, question = c[0]["content"].split(" when is the ")
+        assert not context.startswith("there is one")
+        name = question.removesuffix(" visible ?")
+        start, end = (float(w) for w in c[1]["content"].split()[1:4:2])
+        # the answer is read from the asked object's own sentences, which every context tells
+        assert (f"seconds the {name} appears ." in context) == (start > 0)
+        assert (f"seconds the {name} disappears ." in context) == (end < 4.0)
+        for word in ("appears", "disappears"):  # every object's, not only the asked one's
+            assert c[0]["content"].count(word) == f[0]["content"].count(word)
+        names_by_context.setdefault(context, set()).add(name)
+    assert any(len(n) > 1 for n in names_by_context.values())  # every object of a scene is asked about
+    others = [c[0]["content"].count(" seconds ") - c[0]["content"].count("appears .") for c in chats]
+    assert others[0] == 0 and sum(others[:10]) < sum(others[-10:])  # distractors grow
+    with pytest.raises(ValueError, match="unknown binding kind 'colour'"):
+        zoo.binding_corpus(5, 0, kind="colour")
+
+
+def test_a_stage_splits_its_binding_questions_among_its_binding_kinds():
+    from minivlm.lm import build_tokenizer
+
+    stage = {"scenes": 0, "order_questions": 1, "naming_lists": 0, "seed": 0, "binding": 8,
+             "binding_start": 40_000_000, "binding_kinds": ["direction", "when"]}
+    texts = [build_tokenizer().decode(e.input_ids) for e in zoo.lm_examples(stage, build_tokenizer(), 0.0)]
+    assert len(texts) == 8 and sum("which way" in t for t in texts) == sum("visible ?" in t for t in texts) == 4
+
+
 def test_a_curriculum_stage_keeps_its_examples_in_order(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr(zoo, "_train_resumable", lambda lm, batch_at, *a, **k: seen.append(

@@ -4,7 +4,7 @@ from .datasets import (ClipFolder, make_clip_qa, qa_sample, make_still_qa, sampl
                        write_clip_folder)
 from .render import SAMPLE_RATE, render, render_audio, render_still, sound, uniform_times
 from .text import (CAPTION_PROMPTS, CLIP_QA_KINDS, NUMBER_WORDS, QA, event_phrase, event_words, STILL_QA_KINDS, caption, clip_qa, describe,
-                   direction_questions, position_words, seconds, still_caption, still_qa, vocabulary_words)
+                   direction_questions, position_words, seconds, still_caption, still_qa, vocabulary_words, when_questions)
 from .video_io import (Clip, VideoReadError, check_fps_indices, check_uniform_indices, fps_indices, read_audio, read_video,
                        uniform_indices, write_video)
 from .world import (COLOURS, DIRECTIONS, SHAPES, SOUND_OF_EVENT, Event, Scene, ToyObject, WorldConfig, scene_events,
@@ -20,7 +20,7 @@ __all__ = [
     "ClipFolder", "make_clip_qa", "qa_sample", "make_still_qa", "sample_folder", "still_caption_pool", "write_clip_folder",
     "SAMPLE_RATE", "render", "render_audio", "render_still", "sound", "uniform_times",
     "CAPTION_PROMPTS", "CLIP_QA_KINDS", "NUMBER_WORDS", "QA", "event_phrase", "event_words", "STILL_QA_KINDS", "caption", "clip_qa", "describe",
-    "direction_questions", "position_words", "seconds", "still_caption", "still_qa", "vocabulary_words",
+    "direction_questions", "position_words", "seconds", "still_caption", "still_qa", "vocabulary_words", "when_questions",
     "Clip", "VideoReadError", "check_fps_indices", "check_uniform_indices", "fps_indices", "read_audio", "read_video", "uniform_indices", "write_video",
     "COLOURS", "DIRECTIONS", "SHAPES", "SOUND_OF_EVENT", "Event", "Scene", "ToyObject", "WorldConfig", "scene_events",
     "sample_scene", "sample_scenes",

@@ -142,10 +142,7 @@ def clip_qa(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
         first, second = (phrase[0], phrase[1]) if rng.random() < 0.5 else (phrase[1], phrase[0])
         return QA(kind, f"what happens first , {first} or {second} ?", phrase[0])
     if kind == "when":
-        i, o = choose(rng, objs)
-        start, end = scene.visible_span(i)
-        return QA(kind, f"when is the {o.name()} visible ?", f"from {seconds(start)} to {seconds(end)} seconds",
-                  span=(start, end))
+        return choose(rng, when_questions(scene))
     if kind == "audio":
         if not scene.events:
             return None
@@ -159,6 +156,17 @@ def direction_questions(scene: Scene) -> list[QA]:
     shows: it moves from the start and does not stop within the first second."""
     return [QA("direction", f"which way does the {o.name()} move first ?", o.direction) for o in scene.objects
             if o.direction and o.appear == 0 and (o.stop is None or o.stop >= 1.0)]
+
+
+def when_questions(scene: Scene) -> list[QA]:
+    """'when is the red circle visible ?' for every object, answered 'from 0.4 to 4.0 seconds'
+    (its `Scene.visible_span`, also in QA.span)."""
+    out = []
+    for i, o in enumerate(scene.objects):
+        start, end = scene.visible_span(i)
+        out.append(QA("when", f"when is the {o.name()} visible ?", f"from {seconds(start)} to {seconds(end)} seconds",
+                      span=(start, end)))
+    return out
 
 
 def position_words(x: float, y: float) -> str:
