@@ -520,7 +520,11 @@ record.scorecard()
 # - **Pooling over time vs space** (section 3): the grid and its verdicts say, over seeds, which
 #   questions lose from each pooling direction. Where a comparison reads "not distinguishable
 #   here", the intervals overlap at this size (seeds, test clips, steps) — not evidence that
-#   the variants are equal.
+#   the variants are equal. Where pooling time wins at equal tokens, against PLLaVA's finding, a
+#   likely reason is how few tokens our frames have: 2 × 4 × 4 keeps the whole 4 × 4 grid at two
+#   moments, which can be enough to see which way an object went, while 8 × 2 × 2 only says which
+#   quarter of the frame it is in, which an object may not leave in a 4 s clip. PLLaVA pooled
+#   24 × 24 tokens to 12 × 12, which still places objects finely.
 # - **Dominant tokens, prompts, more data** (section 4): PLLaVA's naive model was a 7B–13B LM
 #   tuned on hundreds of thousands of samples; ours is a toy LM of about a million weights
 #   tuned for a few thousand. Whatever the printed numbers show, they are a miniature of the

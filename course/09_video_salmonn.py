@@ -408,8 +408,11 @@ if best < 0.5:
 # question type. The diversity loss's weight (0.01) is the paper's; with two queries per 0.5 s
 # window there is one pair to push apart, and against our LM's loss it is a small pull for a few
 # hundred steps — the ×30 variant shows what the same loss does when it is strong enough to act
-# here, on the queries and on the answers (the cells above print both). Where a verdict above says
-# "not distinguishable here", that is what this run can say.
+# here, on the queries and on the answers (the cells above print both). Where one resolution is
+# *better* here, a likely reason is that a question about one spoken moment needs only the 0.5 s
+# windows: the 2 s windows' 16 tokens are more input the LM must learn to set aside within a few
+# hundred steps. Where a verdict above says "not distinguishable here", that is what this run can
+# say.
 #
 # ## 7 · A chat about a clip with sound
 

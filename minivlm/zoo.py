@@ -374,12 +374,12 @@ def lm_recipe(full: bool | None = None) -> dict:
     sentence was whose: of 400 held-out "when" questions it got all 132 one-object ones right, and
     182 of 268 multi-object ones (0.68); 43 of the 86 wrong answers were another object's span.
     "then10" (`binding_corpus(kind="when")`: every object's "when" question in 2-3-object scenes,
-    every appear and disappear event always told, the other events growing from none to all over 70
-    % of 2,500 steps, 1 thread beside another run, 13.2 min) raised "when" on 600 held-out multi-
-    object scenes to 0.808 but forgot the direction answers (0.005 on the multi-object ones). A
-    "then8"-like mix with both binding kinds and no curriculum, tried instead of it (3,000 steps),
-    gave direction 0.983 but "when" 0.773 (300 prompts a kind): the curriculum is what teaches
-    "when". "then11" (a "then9"-like mix with 30,000 binding questions, half direction and half
+    every appear and disappear event always told, the other events growing from none to all over
+    70 % of 2,500 steps, 1 thread beside another run, 13.2 min) raised "when" on 600 held-out
+    multi-object scenes to 0.808 but forgot the direction answers (0.005 on the multi-object ones).
+    A "then8"-like mix with both binding kinds and no curriculum, tried instead of it (3,000 steps),
+    gave direction 0.983 but "when" 0.773 (300 prompts a kind): in these runs, only the curriculum
+    raised "when". "then11" (a "then9"-like mix with 30,000 binding questions, half direction and half
     "when", 4,000 steps, 2 threads, 9.1 min) after "then10": multi-object "when" 0.872 and direction
     1.00. Held out (1000 prompts a kind, `benchmarks/zoo.py`, shipped): when 0.899 (was 0.771),
     direction 1.00 (was 0.899), order 0.889 (was 0.872), sync 0.825 (was 0.833), still position
