@@ -1,8 +1,8 @@
 """Measure the course's foundation on this machine: how fast the data pipeline is, how big the
-shipped bases are, and what a new user waits for — `make setup`, `make lab`, `make test` on a
-fresh clone.
+shipped bases are, what a clone downloads, and what a new user waits for — `make setup`, `make lab`,
+`make test` on a fresh clone.
 
-    python benchmarks/foundation.py                  # data speed and the shipped bases; print JSON
+    python benchmarks/foundation.py                  # data speed, shipped bases, download; print JSON
     python benchmarks/foundation.py --fresh-clone    # also clone the repository, time make setup,
                                                      # make lab (until JupyterLab answers), make test
     python benchmarks/foundation.py --write          # also record the figures in results/foundation.json
@@ -63,8 +63,27 @@ def data_speed(n: int = 300, reads: int = 100) -> dict:
 def shipped_bases() -> dict:
     """Bytes of the shipped zoo (every file under minivlm/zoo_weights/, the manifest included)."""
     folder = ROOT / "minivlm" / "zoo_weights"
-    return {"bytes": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+    return {"bytes": _folder_bytes(folder),
             "files": sum(1 for p in folder.rglob("*") if p.is_file())}
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def repository_download() -> dict:
+    """What cloning this repository's HEAD downloads: the whole history (a plain `git clone`,
+    every earlier version of the shipped bases included) and the newest commit's files alone —
+    what `git clone --filter=blob:none` and `pip install` from git fetch, measured as a depth-1
+    clone. Bytes of the bare clone's git folder."""
+    sizes = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, extra in (("full_history_bytes", []), ("newest_commit_only_bytes", ["--depth", "1"])):
+            target = Path(folder) / name
+            subprocess.run(["git", "clone", "-q", "--bare", "--no-local", *extra, ROOT.as_uri(), str(target)],
+                           check=True)
+            sizes[name] = _folder_bytes(target)
+    return sizes
 
 
 def _free_port() -> int:
@@ -137,7 +156,8 @@ def main() -> None:
     from minivlm.results import machine
 
     stamp = {"date": datetime.date.today().isoformat(), "machine": machine()}
-    report = {"data": {**data_speed(), **stamp}, "shipped_bases": {**shipped_bases(), **stamp}}
+    report = {"data": {**data_speed(), **stamp}, "shipped_bases": {**shipped_bases(), **stamp},
+              "repository_download": {**repository_download(), **stamp}}
     if args.fresh_clone:
         report["fresh_clone"] = {**fresh_clone(), **stamp}
     print(json.dumps(report, indent=1))

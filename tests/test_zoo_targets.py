@@ -62,18 +62,19 @@ def test_readme_measured_here_rows_come_from_the_measured_files(tmp_path):
                                                               "trained_into_empty_cache": False, **stamp}}))
     empty = tables.measured_table(foundation, manifest)
     assert "3.1 s / 0.3 s / 0.1 s / 2.0 s; trained anything: no" in empty
-    assert "clips generated" not in empty and "fresh clone" not in empty
+    assert "clips generated" not in empty and "fresh clone" not in empty and "download" not in empty
     foundation.write_text(json.dumps({
         "data": {"clips_per_s_8x64x64": 1234, "decord_frames_per_s_open_plus_8": 567,
                  "h264_round_trip_mean_abs_error_of_255": 2.5, **stamp},
         "shipped_bases": {"bytes": 7_000_001, "files": 9, **stamp},
+        "repository_download": {"full_history_bytes": 28_340_000, "newest_commit_only_bytes": 8_760_000, **stamp},
         "fresh_clone": {"commit": "abc1234", "make_setup_s": 300, "make_lab_until_jupyterlab_answers_s": 31,
                         "make_test_s": 250, "make_test_counts": {"passed": 490, "skipped": 27}, **stamp}}))
     table = tables.measured_table(foundation, manifest)
     for expected in ("| 1234 per second | 2026-01-02, 2 CPU cores (torch threads: 2) |",
                      "567 frames per second", "2.5 / 255",
                      "7.00 MB (7,000,001 bytes, 9 files)", "commit abc1234", "300 s / 31 s",
-                     "250 s (490 passed, 27 skipped)"):
+                     "250 s (490 passed, 27 skipped)", "| 28.3 MB / 8.8 MB |"):
         assert expected in table, expected
     busy = {**stamp, "machine": {**here, "load_average": 3.5}}
     manifest.write_text(json.dumps({"load_from_empty_cache": {"import_s": 3.1, "toy_clip_s": 0.3, "toy_lm_s": 0.1,

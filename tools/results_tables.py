@@ -104,6 +104,11 @@ def measured_table(foundation: Path = FOUNDATION, manifest: Path = MANIFEST) -> 
         b = found["shipped_bases"]
         row("shipped bases (`minivlm/zoo_weights/`, manifest included)", f"{b['bytes'] / 1e6:.2f} MB ({b['bytes']:,} bytes, "
             f"{b['files']} files)", b)
+    if "repository_download" in found:
+        r = found["repository_download"]
+        row("a clone's download: the whole history (`git clone`) / the newest commit only (`git clone "
+            "--filter=blob:none`, `pip install` from git; measured as a depth-1 clone)",
+            f"{r['full_history_bytes'] / 1e6:.1f} MB / {r['newest_commit_only_bytes'] / 1e6:.1f} MB", r)
     load = json.loads(manifest.read_text()).get("load_from_empty_cache", {})
     if "toy_clip_s" in load:
         rows.append(f"| a fresh process with an empty cache: `import minivlm.zoo` / `toy_clip()` / `toy_lm()` / both "
