@@ -506,8 +506,10 @@ def still_listing(scene, t: float) -> str:
 
 def lm_examples(recipe: dict, tokenizer, media_share: float | None = None) -> list:
     """A training stage's examples, tokenized (`chat.EncodedChat`): `lm_corpus` chats (only
-    recipe["kinds"] if given, plus recipe["general_scenes"] scenes of every kind), then naming
-    lists as plain documents. media_share: for a stage that does not say its own."""
+    recipe["kinds"] if given, plus recipe["general_scenes"] scenes of every kind), then
+    recipe["binding"] `binding_corpus` questions shared evenly among recipe["binding_kinds"]
+    (direction when it names none), then naming lists as plain documents. media_share: for a
+    stage that does not say its own."""
     share = recipe.get("media_share", media_share)
     start = recipe.get("start", 2_000_000)
     sound = recipe.get("sound_share", 0.0)
@@ -560,9 +562,9 @@ def binding_corpus(num_chats: int, start: int, media_share: float = 0.0, curricu
         if len(scene.objects) < 2 or not questions:
             continue
         told = min(1.0, len(chats) / (curriculum * num_chats)) if curriculum else 1.0
-        others = [e for e in scene.events if e.kind not in always]
-        shown = {id(e) for e in others[:int(round(told * len(others)))]}
-        events = [e for e in scene.events if e.kind in always or id(e) in shown]
+        others = [i for i, e in enumerate(scene.events) if e.kind not in always]
+        shown = set(others[:int(round(told * len(others)))])
+        events = [e for i, e in enumerate(scene.events) if e.kind in always or i in shown]
         context = describe(dataclasses.replace(scene, events=events))
         if rng.random() < media_share:
             context = f"<video> {context}"
