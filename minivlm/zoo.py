@@ -410,27 +410,20 @@ def lm_recipe(full: bool | None = None) -> dict:
                     {"direction": 4, "when": 3, "sync": 4}, 5),
                    ("then6", 16_000_000, ["direction", "when", "sync", "order"],
                     {"direction": 4, "when": 4, "sync": 2}, 6))},
-            "then7": {"scenes": 0, "general_scenes": 0, "naming_lists": 0, "media_share": 0.0,
-                      "binding": _size(80000, 64, full), "binding_start": 40_000_000, "curriculum": 0.7,
-                      "steps": _size(2500, 8, full), "lr": 1e-3, "seed": 7},
-            "then8": {"scenes": _size(3000, 20, full), "start": 22_000_000, "general_scenes": _size(4000, 10, full),
+            **{name: {"scenes": 0, "general_scenes": 0, "naming_lists": 0, "media_share": 0.0,
+                      "binding": _size(80000, 64, full), **kinds, "binding_start": start, "curriculum": 0.7,
+                      "steps": _size(2500, 8, full), "lr": 1e-3, "seed": seed}
+               for name, kinds, start, seed in (("then7", {}, 40_000_000, 7),
+                                                ("then10", {"binding_kinds": ["when"]}, 46_000_000, 10))},
+            **{name: {"scenes": _size(3000, 20, full), "start": start, "general_scenes": _size(general, 10, full),
                       "kinds": ["direction", "when", "sync", "order"], "questions": {"direction": 4, "when": 4, "sync": 2},
                       "sound_share": 0.6, "order_questions": 2, "naming_lists": _size(8000, 20, full),
-                      "binding": _size(30000, 20, full), "binding_start": 42_000_000,
-                      "steps": _size(3000, 8, full), "lr": 5e-4, "seed": 8},
-            "then9": {"scenes": _size(3000, 20, full), "start": 25_000_000, "general_scenes": _size(6000, 10, full),
-                      "kinds": ["direction", "when", "sync", "order"], "questions": {"direction": 4, "when": 4, "sync": 2},
-                      "sound_share": 0.6, "order_questions": 2, "naming_lists": _size(8000, 20, full),
-                      "binding": _size(15000, 20, full), "binding_start": 44_000_000,
-                      "steps": _size(4000, 8, full), "lr": 5e-4, "seed": 9},
-            "then10": {"scenes": 0, "general_scenes": 0, "naming_lists": 0, "media_share": 0.0,
-                       "binding": _size(80000, 64, full), "binding_kinds": ["when"], "binding_start": 46_000_000,
-                       "curriculum": 0.7, "steps": _size(2500, 8, full), "lr": 1e-3, "seed": 10},
-            "then11": {"scenes": _size(3000, 20, full), "start": 28_000_000, "general_scenes": _size(6000, 10, full),
-                       "kinds": ["direction", "when", "sync", "order"], "questions": {"direction": 4, "when": 4, "sync": 2},
-                       "sound_share": 0.6, "order_questions": 2, "naming_lists": _size(8000, 20, full),
-                       "binding": _size(30000, 20, full), "binding_kinds": ["direction", "when"],
-                       "binding_start": 48_000_000, "steps": _size(4000, 8, full), "lr": 5e-4, "seed": 11}}
+                      "binding": _size(binding, 20, full), **kinds, "binding_start": binding_start,
+                      "steps": _size(steps, 8, full), "lr": 5e-4, "seed": seed}
+               for name, start, general, binding, kinds, binding_start, steps, seed in (
+                   ("then8", 22_000_000, 4000, 30000, {}, 42_000_000, 3000, 8),
+                   ("then9", 25_000_000, 6000, 15000, {}, 44_000_000, 4000, 9),
+                   ("then11", 28_000_000, 6000, 30000, {"binding_kinds": ["direction", "when"]}, 48_000_000, 4000, 11))}}
 
 
 def lm_corpus(num_scenes: int, split: str = "train", start: int = 2_000_000, media_share: float = 0.0,
