@@ -22,14 +22,12 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "foundation.json"

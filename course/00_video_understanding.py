@@ -133,7 +133,11 @@ record.add("chance_by_kind", chance)
 #
 # Real video LLMs read compressed files. We write the clip as an `.mp4` (H.264 video + AAC
 # audio) with PyAV and read it back with **decord**, the reader most video LLM code bases use.
-# Compression is lossy: the frames come back close to, not equal to, what was rendered.
+# The frames come back close to, not equal to, what was rendered: H.264 stores colour as YUV
+# 4:2:0, with the two colour planes at half resolution, so pixels at a colour edge change. The
+# course writes H.264 in its lossless mode (`qp 0`), so that is the only change, and the same
+# clip always reads back the same; in the lossy mode web videos use, the encoder also chose
+# differently from one run to the next here, and so did every model trained on the frames.
 
 # %%
 workdir = Path(tempfile.mkdtemp())
@@ -144,7 +148,7 @@ clip = data.read_video(path, num_frames=8)
 error = np.abs(clip.frames.astype(float) - frames[clip.indices]).mean()
 print("frames read:", clip.indices.tolist())
 print("timestamps: ", clip.times.round(3).tolist())
-print(f"mean absolute pixel error after H.264: {error:.2f} / 255")
+print(f"mean absolute pixel error after H.264 (YUV 4:2:0): {error:.2f} / 255")
 
 # %% [markdown]
 # The course's **sample folder** holds a few dozen such files with their annotations (written on

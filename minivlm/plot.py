@@ -37,7 +37,12 @@ def animate(frames: np.ndarray, times: Sequence[float] | None = None, fps: float
     """A clip (T, H, W, 3) uint8 as an animation that plays in the notebook (matplotlib's
     FuncAnimation as self-contained HTML/JavaScript, so it also plays on Colab and in a saved
     notebook); each frame titled with its time if given."""
-    from IPython.display import HTML
+    try:
+        from IPython.display import HTML
+    except ImportError:
+        raise ImportError("plot.animate plays a clip in a notebook and needs IPython, which Jupyter and "
+                          "Colab have; outside a notebook, `pip install ipython`, or draw the frames "
+                          "side by side with plot.show_frames(clip)") from None
     from matplotlib import animation
 
     frames = np.asarray(frames)

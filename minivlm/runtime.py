@@ -17,6 +17,10 @@ import torch
 
 T = TypeVar("T")
 
+# cuBLAS picks its reduction order by workspace; a fixed one makes matrix products repeat bit for bit
+# on a GPU. Read when cuBLAS starts, so it is set on import (it changes nothing on a CPU).
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
 
 def fast_mode() -> bool:
     """True when `MINIVLM_FAST` is set to 1/true/yes: every default shrinks to a smoke size."""
@@ -40,8 +44,28 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def deterministic_kernels() -> None:
+    """Same seed, same numbers on a CUDA GPU too. A GPU adds up a gradient in whatever order its
+    threads finish (atomic adds), so two runs of the same seed drift apart in the last digits and
+    then further. This asks torch for deterministic kernels (a warning, not an error, where an op
+    has none) and runs attention with the plain math kernel: the flash and memory-efficient kernels
+    accumulate their gradients with atomics. The course's models are small enough that this costs
+    little. Nothing changes where no CUDA device is present (a CPU run is deterministic already).
+    Called by `seed_everything` and by the zoo's training."""
+    if not torch.cuda.is_available():
+        return
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.enable_flash_sdp(False)
+    torch.backends.cuda.enable_mem_efficient_sdp(False)
+    if hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
+        torch.backends.cuda.enable_cudnn_sdp(False)
+
+
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch (all devices); return a torch generator with that seed."""
+    """Seed Python, NumPy and torch (all devices), and ask for deterministic kernels on a GPU
+    (`deterministic_kernels`); return a torch generator with that seed."""
+    deterministic_kernels()
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)

@@ -41,7 +41,7 @@ from .data import (AUDIO_QA_KINDS, CAPTION_PROMPTS, CLIP_QA_KINDS, NOISES, STILL
                    when_questions)
 from .data.naming import naming_text
 from .lm import build_lm, build_tokenizer, load_lm
-from .runtime import cache_dir, default_device, fast_mode
+from .runtime import cache_dir, default_device, deterministic_kernels, fast_mode
 from .train import TrainConfig, lr_at
 from .vision import TOY_CLIP, VisionEncoder, clip_tokenizer, create_clip, toy_text_ids
 
@@ -783,6 +783,7 @@ def _train_resumable(model: torch.nn.Module, batch_at: Callable[[int], Any],
     exists (unless `restart`). Deterministic: a resumed run gives the same weights. Returns the
     log: {"seconds", "device", "curve": [[step, loss], …]}."""
     config = TrainConfig(steps=recipe["steps"], lr=recipe["lr"], weight_decay=recipe["weight_decay"])
+    deterministic_kernels()  # same recipe, same bytes on a GPU too
     device = default_device()
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]

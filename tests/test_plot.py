@@ -4,7 +4,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from minivlm import data, plot  # noqa: E402
 
@@ -15,6 +18,12 @@ def test_animate_plays_every_frame_of_a_clip():
     html = plot.animate(frames, times=scene.frame_times()).data
     # matplotlib's JavaScript player embeds one image per frame
     assert html.count("data:image/png;base64") == len(frames)
+
+
+def test_animate_without_ipython_says_what_to_do(monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython.display", None)  # as in a plain Python without Jupyter
+    with pytest.raises(ImportError, match="needs IPython.*pip install ipython.*show_frames"):
+        plot.animate(np.zeros((2, 8, 8, 3), np.uint8))
 
 
 def test_seed_spread_draws_each_seed_and_the_chance_line():

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -43,6 +44,28 @@ def test_training_is_deterministic_and_learns():
     assert h1.loss == h2.loss and torch.equal(m1.weight, m2.weight)
     assert h1.final_loss() < 0.05 * h1.loss[0]
     assert [s for s, _ in h1.metrics["w0"]] == [49, 99, 149]
+
+
+def test_seeding_asks_a_gpu_for_deterministic_kernels_and_leaves_a_cpu_alone(monkeypatch):
+    from minivlm import runtime
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cuda.flash_sdp_enabled(),
+              torch.backends.cuda.mem_efficient_sdp_enabled())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    runtime.seed_everything(0)
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cuda.flash_sdp_enabled(),
+            torch.backends.cuda.mem_efficient_sdp_enabled()) == before
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    try:
+        runtime.seed_everything(0)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()  # an op without one warns, never fails
+        assert not torch.backends.cuda.flash_sdp_enabled() and not torch.backends.cuda.mem_efficient_sdp_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cuda.enable_flash_sdp(before[1])
+        torch.backends.cuda.enable_mem_efficient_sdp(before[2])
+    assert os.environ.get("CUBLAS_WORKSPACE_CONFIG")  # set on import: cuBLAS reads it when it starts
 
 
 def test_checkpoint_round_trip(tmp_path):

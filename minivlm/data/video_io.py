@@ -58,7 +58,9 @@ def fps_indices(num_frames: int, native_fps: float, target_fps: float) -> np.nda
 def write_video(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarray | None = None,
                 sample_rate: int = 16_000) -> Path:
     """Write frames (T, H, W, 3) uint8 and an optional mono track (S,) float in [-1, 1] to an
-    .mp4 file (H.264 + AAC). H and W must be even (yuv420p)."""
+    .mp4 file (lossless H.264 in YUV 4:2:0 + AAC): the same frames always decode to the same
+    pixels, which differ from the frames given only by the colour conversion (chroma at half
+    resolution). H and W must be even (yuv420p)."""
     import av
 
     path = Path(path)
@@ -72,12 +74,17 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarra
     with av.open(str(path), mode="w") as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
-        video.options = {"crf": "12"}
+        # Lossless H.264 (qp 0): the file decodes to exactly the YUV 4:2:0 frames it was given, so
+        # the same clip always reads back the same. Lossy x264 (crf 12) chose differently from run
+        # to run here (1 clip in 8 decoded to other pixels), and training on them drifted with it.
+        video.options = {"qp": "0"}
         sound = None
         if audio is not None:
             sound = container.add_stream("aac", rate=sample_rate, layout="mono")
-        for frame in frames:
-            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        for i, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = i
+            for packet in video.encode(picture):
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)
