@@ -17,8 +17,9 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 # The course's "pretrained" bases ship with the package (minivlm/zoo_weights/): `make lab` trains
-# nothing. `make zoo` retrains them from their recipes (about an hour on 2 CPU cores; resumable:
-# rerun it after an interruption), rewrites the shipped files and measures them into the manifest.
+# nothing. `make zoo` retrains them from their recipes (hours on 2 CPU cores: the manifest records
+# each base's time; `MINIVLM_DEVICE=cuda make zoo` trains on a GPU; resumable: rerun it after an
+# interruption), rewrites the shipped files and measures them into the manifest.
 zoo: setup
 	$(PY) -m minivlm.zoo --ship
 	$(PY) benchmarks/zoo.py --write

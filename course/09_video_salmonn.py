@@ -137,7 +137,7 @@ print("one clip's synchronised steps:", tuple(steps.shape), "(frames, tokens per
 fig, ax = plt.subplots(figsize=(8, 2.2))
 width = model.vision_encoder.width
 holds = (steps[..., :width].abs().sum(-1) > 0).int() + 2 * (steps[..., width:].abs().sum(-1) > 0).int()  # (8, 25)
-ax.imshow(holds.T.numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=3)
+ax.imshow(holds.T.cpu().numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=3)
 ax.set_xlabel("step (0.5 s window)")
 ax.set_ylabel("token")
 ax.set_title("what each token holds: 1 = picture only, 2 = sound only, 3 = both", fontsize=10)

@@ -348,7 +348,7 @@ def check_splice(learner: Callable[[torch.Tensor, torch.Tensor, Sequence[torch.T
     def check():
         with torch.no_grad():
             for s in [samples[0], two, samples[-1]]:
-                ids = torch.tensor(encode_sample(model, s).input_ids)
+                ids = torch.tensor(encode_sample(model, s).input_ids, device=model.device)
                 embeds = model.lm.get_input_embeddings()(ids)
                 visual = model.encode_media(list(s.media))
                 got = learner(embeds.clone(), ids, [v.clone() for v in visual], image_id)

@@ -10,10 +10,13 @@ collects them in `PRESETS` (name → `VLMConfig`).
 
 from __future__ import annotations
 
+import torch
+
 from . import flamingo, lita, llava, pllava, video_chat, video_llama, video_llava, video_salmonn
 from .audio import build_audio_encoder
 from .config import ZOO, VLMConfig
 from .lm import load_lm
+from .runtime import default_device
 from .video_tower import build_video_encoder
 from .vision import TOY_CLIP, VisionEncoder, create_clip
 from .vlm import VLM, family_of
@@ -29,11 +32,13 @@ def preset(name: str) -> VLMConfig:
     return PRESETS[name]
 
 
-def build(name_or_config: str | VLMConfig, **changes) -> VLM:
+def build(name_or_config: str | VLMConfig, device: str | torch.device | None = None, **changes) -> VLM:
     """A model from a preset name or a config (with `changes` to its fields), on the zoo's bases
     ('zoo': the course's toy CLIP and toy LM; the fast-mode zoo under MINIVLM_FAST=1) or on real
     ones (open_clip names and weights, transformers model ids). The new parts are initialised from
-    config.seed; every part starts frozen until a stage names it."""
+    config.seed (on the CPU, so a seed gives the same model everywhere); every part starts frozen
+    until a stage names it. The model is placed on `device`, by default `default_device()`: a
+    CUDA GPU where there is one (`MINIVLM_DEVICE=cpu` keeps it on the CPU)."""
     config = preset(name_or_config) if isinstance(name_or_config, str) else name_or_config
     if changes:
         config = config.replace(**changes)
@@ -50,4 +55,5 @@ def build(name_or_config: str | VLMConfig, **changes) -> VLM:
     lm, tokenizer = zoo.toy_lm() if config.lm == ZOO else load_lm(config.lm)
     audio = build_audio_encoder(config) if config.audio else None  # the audio bases (notebook 05)
     video = build_video_encoder(config, clip) if config.video_tower else None  # a video tower (notebook 06)
-    return family_of(config)(config, encoder, lm, tokenizer, audio_encoder=audio, video_encoder=video)
+    model = family_of(config)(config, encoder, lm, tokenizer, audio_encoder=audio, video_encoder=video)
+    return model.to(device if device is not None else default_device())

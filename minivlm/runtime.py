@@ -33,15 +33,23 @@ def pick(full: T, fast: T) -> T:
 
 
 def default_device() -> torch.device:
-    """CUDA if present, then Apple's MPS, else the CPU. `MINIVLM_DEVICE` overrides."""
-    forced = os.environ.get("MINIVLM_DEVICE")
-    if forced:
-        return torch.device(forced)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """Where the course's models live and train: `MINIVLM_DEVICE` ('cuda', 'mps', 'cpu') when set,
+    else the CPU. `build`, `VLM.from_pretrained` and the zoo's training all read it. The CPU is the
+    default, not the first GPU found: the course's models are small enough for a laptop CPU, and
+    with every model on a GPU some of the notebooks' own cells and exercise checks still leave a
+    tensor on the CPU (found on an H200). The zoo's training runs on a GPU, deterministically
+    (`deterministic_kernels`); `benchmarks/devices.py` measures what a GPU gains."""
+    name = os.environ.get("MINIVLM_DEVICE") or "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"MINIVLM_DEVICE={name!r} names no torch device; use cpu, cuda, cuda:1 or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"MINIVLM_DEVICE={name!r}, but torch sees no CUDA GPU here; unset it to run on the CPU")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError(f"MINIVLM_DEVICE={name!r}, but torch sees no Apple GPU (MPS) here; unset it to run on "
+                           "the CPU")
+    return device
 
 
 def deterministic_kernels() -> None:

@@ -41,7 +41,7 @@ from .lm import EOS, MEDIA_TOKENS, position_ids
 from .lora import add_lora, lora_parameters, merge_lora, set_lora_scale
 from .media import Media, MediaMismatchError, as_media, placeholders
 from .reducers import build_reducer
-from .runtime import seeded
+from .runtime import default_device, seeded
 from .samples import Sample, collate
 from .video_tower import VideoTower, build_video_encoder
 from .vision import VisionEncoder, create_clip
@@ -423,7 +423,8 @@ class VLM(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device | None = None) -> VLM:
-        """Rebuild a saved model from its config alone and load its weights (no zoo, no hub)."""
+        """Rebuild a saved model from its config alone and load its weights (no zoo, no hub), on
+        `device` (by default `default_device()`, as `build` does)."""
         path = Path(path)
         if not (path / "config.json").exists():
             raise FileNotFoundError(f"{path} holds no saved model (config.json missing); save one with "
@@ -442,7 +443,7 @@ class VLM(nn.Module):
         model = family(config, encoder, lm, tokenizer, audio_encoder=audio, video_encoder=video)
         load_model(model, str(path / "model.safetensors"))
         model.eval()
-        return model.to(device) if device is not None else model
+        return model.to(device if device is not None else default_device())
 
 
 def _raw_shape(item: Media) -> tuple:

@@ -68,6 +68,23 @@ def test_seeding_asks_a_gpu_for_deterministic_kernels_and_leaves_a_cpu_alone(mon
     assert os.environ.get("CUBLAS_WORKSPACE_CONFIG")  # set on import: cuBLAS reads it when it starts
 
 
+def test_the_device_is_the_cpu_unless_minivlm_device_names_one(monkeypatch):
+    from minivlm import build, runtime
+
+    monkeypatch.delenv("MINIVLM_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU present changes nothing
+    assert runtime.default_device() == torch.device("cpu")
+    assert build("llava-1.5").device == torch.device("cpu")
+    monkeypatch.setenv("MINIVLM_DEVICE", "cuda:1")
+    assert runtime.default_device() == torch.device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="MINIVLM_DEVICE='cuda:1', but torch sees no CUDA GPU here; unset it"):
+        runtime.default_device()
+    monkeypatch.setenv("MINIVLM_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="MINIVLM_DEVICE='gpu' names no torch device; use cpu, cuda"):
+        runtime.default_device()
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = nn.Linear(3, 2)
     h = History(step=[0], loss=[1.0], lr=[0.1])
