@@ -99,7 +99,8 @@ def measured_table(foundation: Path = FOUNDATION, manifest: Path = MANIFEST) -> 
         d = found["data"]
         row("toy-world clips generated (8 frames, 64×64)", f"{d['clips_per_s_8x64x64']} per second", d)
         row("decord: open an .mp4 and decode 8 frames", f"{d['decord_frames_per_s_open_plus_8']} frames per second", d)
-        row("H.264 round trip (lossless, colour at half resolution: YUV 4:2:0), mean absolute pixel error", f"{d['h264_round_trip_mean_abs_error_of_255']} / 255", d)
+        row("H.264 round trip (lossless, colour at half resolution: YUV 4:2:0), mean absolute pixel error",
+            f"{d['h264_round_trip_mean_abs_error_of_255']} / 255", d)
     if "shipped_bases" in found:
         b = found["shipped_bases"]
         row("shipped bases (`minivlm/zoo_weights/`, manifest included)", f"{b['bytes'] / 1e6:.2f} MB ({b['bytes']:,} bytes, "
