@@ -37,8 +37,8 @@ def build(name_or_config: str | VLMConfig, device: str | torch.device | None = N
     ('zoo': the course's toy CLIP and toy LM; the fast-mode zoo under MINIVLM_FAST=1) or on real
     ones (open_clip names and weights, transformers model ids). The new parts are initialised from
     config.seed (on the CPU, so a seed gives the same model everywhere); every part starts frozen
-    until a stage names it. The model is placed on `device`, by default `default_device()`: a
-    CUDA GPU where there is one (`MINIVLM_DEVICE=cpu` keeps it on the CPU)."""
+    until a stage names it. The model is placed on `device`, by default `default_device()`: the
+    CPU, unless `MINIVLM_DEVICE` names another device."""
     config = preset(name_or_config) if isinstance(name_or_config, str) else name_or_config
     if changes:
         config = config.replace(**changes)
