@@ -136,8 +136,9 @@ record.add("chance_by_kind", chance)
 # The frames come back close to, not equal to, what was rendered: H.264 stores colour as YUV
 # 4:2:0, with the two colour planes at half resolution, so pixels at a colour edge change. The
 # course writes H.264 in its lossless mode (`qp 0`), so that is the only change, and the same
-# clip always reads back the same; in the lossy mode web videos use, the encoder also chose
-# differently from one run to the next here, and so did every model trained on the frames.
+# clip always reads back the same. In the lossy mode web videos use, the encoder here sometimes
+# wrote the same frames differently from one run to the next, so a model trained on them (notebook
+# 04's) did not repeat its numbers exactly.
 
 # %%
 workdir = Path(tempfile.mkdtemp())
