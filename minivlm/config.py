@@ -99,6 +99,11 @@ class VLMConfig:
     # window, along the feature dimension, read by one tokenizer (`minivlm.video_salmonn`).
     audio_sync: bool = False
     sync_seconds: float = 0.5
+    # LLaVA-OneVision (notebook 10, `minivlm.onevision`): an image is cut into crops on the best of
+    # these (rows, columns) grids, after a base view of the whole (() : the base view alone); each
+    # video frame's tokens are pooled to video_pool × video_pool after the connector (None: kept).
+    anyres_grids: tuple[tuple[int, int], ...] = ()
+    video_pool: int | None = None
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -108,6 +113,11 @@ class VLMConfig:
         if self.max_frames < 1:
             raise ValueError(f"max_frames must be ≥ 1, got {self.max_frames}")
         object.__setattr__(self, "audio", tuple(self.audio))  # a list from JSON
+        object.__setattr__(self, "anyres_grids", tuple(tuple(int(v) for v in g) for g in self.anyres_grids))
+        if any(len(g) != 2 or min(g) < 1 for g in self.anyres_grids):
+            raise ValueError(f"anyres_grids must be (rows, columns) pairs ≥ 1, got {self.anyres_grids}")
+        if self.video_pool is not None and self.video_pool < 1:
+            raise ValueError(f"video_pool must be None or ≥ 1, got {self.video_pool}")
         if self.video_tower not in (None, *VIDEO_TOWERS):
             raise ValueError(f"unknown video_tower {self.video_tower!r}; use None or one of {VIDEO_TOWERS}")
         if self.audio and self.audio_segments < 1:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from . import flamingo, lita, llava, pllava, video_chat, video_llama, video_llava, video_salmonn
+from . import flamingo, lita, llava, onevision, pllava, video_chat, video_llama, video_llava, video_salmonn
 from .audio import build_audio_encoder
 from .config import ZOO, VLMConfig
 from .lm import load_lm
@@ -22,7 +22,7 @@ from .vision import TOY_CLIP, VisionEncoder, create_clip
 from .vlm import VLM, family_of
 
 PRESETS: dict[str, VLMConfig] = {**flamingo.PRESETS, **llava.PRESETS, **video_chat.PRESETS, **lita.PRESETS, **pllava.PRESETS, **video_llama.PRESETS,
-                                 **video_llava.PRESETS, **video_salmonn.PRESETS}
+                                 **video_llava.PRESETS, **video_salmonn.PRESETS, **onevision.PRESETS}
 
 
 def preset(name: str) -> VLMConfig:

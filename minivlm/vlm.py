@@ -591,11 +591,19 @@ FAMILIES: dict[str, type[VLM]] = {"language_stream": LanguageStreamVLM, "cross_a
 
 def family_of(config: VLMConfig) -> type[VLM]:
     """The class a config builds: its fusion family, or video-SALMONN's synchronised language
-    stream when config.audio_sync (notebook 09)."""
+    stream when config.audio_sync (notebook 09), or LLaVA-OneVision's AnyRes language stream when
+    config.anyres_grids or config.video_pool (notebook 10)."""
     if config.audio_sync:
         from .video_salmonn import SynchronisedVLM
 
         return SynchronisedVLM
+    if config.anyres_grids or config.video_pool:
+        if config.fusion != "language_stream":
+            raise ValueError("AnyRes crops and pooled video frames (anyres_grids, video_pool) need "
+                             "fusion='language_stream'")
+        from .onevision import OneVisionVLM
+
+        return OneVisionVLM
     return FAMILIES[config.fusion]
 
 
