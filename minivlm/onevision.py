@@ -45,7 +45,7 @@ from .config import VLMConfig
 from .media import Media
 from .samples import Sample
 from .stages import Stage
-from .vlm import LanguageStreamVLM
+from .vlm import LanguageStreamVLM, _groups
 
 # Every grid of rows × columns of crops with 1 ≤ rows, columns ≤ 3: at most 9 crops, the toy's
 # AnyRes-Max-9 (OneVision lists 1 × 1 … 6 × 6 at 384 px and interpolates beyond 9 crops' tokens).
@@ -151,12 +151,20 @@ class OneVisionVLM(LanguageStreamVLM):
         return self.vision_tokenizer.num_tokens(self.views(item), patches)
 
     def encode_features(self, items: Sequence[Media]) -> list[torch.Tensor]:
-        """Encoder features (views or frames, P, D) of each item; images through AnyRes."""
-        crop = self.vision_encoder.image_size[0]
-        shown = [Media("video", pixels=anyres_views(item.pixels[0], self.grid(item), crop))
-                 if item.modality == "image" and item.features is None and self.config.anyres_grids else item
-                 for item in items]
-        return super().encode_features(shown)
+        """Encoder features (views or frames, P, D) of each item; raw images through AnyRes."""
+        if not self.config.anyres_grids:
+            return super().encode_features(items)
+        anyres = [i for i, item in enumerate(items) if item.modality == "image" and item.features is None]
+        rest = [i for i in range(len(items)) if i not in anyres]
+        out = dict(zip(rest, super().encode_features([items[i] for i in rest])))
+        encoder, crop = self.vision_encoder, self.vision_encoder.image_size[0]
+        needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())
+        for group in _groups(anyres, lambda i: tuple(items[i].pixels.shape)):  # one size: one grid
+            views = torch.stack([anyres_views(items[i].pixels[0], self.grid(items[i]), crop) for i in group])
+            with torch.set_grad_enabled(needs_grad):
+                tokens = encoder(encoder.preprocess(views).flatten(0, 1).to(self.device))  # (G·V, P, D)
+            out.update(zip(group, tokens.view(len(group), -1, *tokens.shape[1:])))
+        return [out[i] for i in range(len(items))]
 
     def encode_media(self, items: Sequence[Media]) -> list[torch.Tensor]:
         """Each item's tokens (N_i, D_lm): an image's views all kept; a video's frames projected,
