@@ -39,6 +39,7 @@ except ImportError:
 
 # %%
 import dataclasses
+import math
 import time
 
 import matplotlib.pyplot as plt
@@ -116,9 +117,10 @@ check_best_resolution(my_best_resolution);
 # Given the grid, make the views the encoder reads, uint8 (1 + rows·columns, crop, crop, 3):
 #
 # 1. the **base view**: the whole image resized to crop × crop (aspect ratio not kept);
-# 2. the **canvas**: the image resized to fit (rows·crop, columns·crop) keeping its aspect ratio
-#    (sides `int(H·scale)`, `int(W·scale)`), centred on black — the padding split in two, the
-#    extra pixel after (`top = (canvas_h − new_h) // 2`);
+# 2. the **canvas** (rows·crop by columns·crop): the image scaled by the smaller of the two
+#    ratios canvas_w / W and canvas_h / H, so that one side fills the canvas exactly and the other
+#    is `math.ceil(side · ratio)` (at most the canvas), then centred on black — the padding split
+#    in two, the extra pixel after (`top = (canvas_h − new_h) // 2`);
 # 3. the **crops** of the canvas, row by row.
 #
 # Resize with `resize(x, (h, w))` below (bilinear, antialiased: what the encoder's own resizing
@@ -136,8 +138,10 @@ def my_anyres_views(pixels: torch.Tensor, grid: tuple[int, int], crop: int) -> t
     # BEGIN SOLUTION
     rows, cols = grid
     h, w = pixels.shape[:2]
-    scale = min(cols * crop / w, rows * crop / h)
-    new_h, new_w = min(rows * crop, int(h * scale)), min(cols * crop, int(w * scale))
+    if cols * crop / w < rows * crop / h:  # the width fills the canvas
+        new_h, new_w = min(math.ceil(h * cols * crop / w), rows * crop), cols * crop
+    else:
+        new_h, new_w = rows * crop, min(math.ceil(w * rows * crop / h), cols * crop)
     canvas = torch.zeros(rows * crop, cols * crop, 3, dtype=torch.uint8)
     top, left = (rows * crop - new_h) // 2, (cols * crop - new_w) // 2
     canvas[top:top + new_h, left:left + new_w] = resize(pixels, (new_h, new_w))

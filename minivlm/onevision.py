@@ -34,6 +34,7 @@ checks of notebook 10:
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import numpy as np
@@ -89,16 +90,19 @@ def _resize(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def anyres_views(pixels: torch.Tensor | np.ndarray, grid: tuple[int, int], crop: int) -> torch.Tensor:
     """An image (H, W, 3) uint8 as AnyRes views (1 + rows·columns, crop, crop, 3): first the base
     view (the whole image resized to crop × crop), then the crops of a (rows·crop, columns·crop)
-    canvas row by row. The image is resized into the canvas keeping its aspect ratio (each side
-    rounded down) and centred on black, the padding split with the extra pixel after."""
+    canvas row by row. As LLaVA-NeXT resizes and pads: the image is scaled by the smaller of the
+    canvas-to-image ratios, so that one side fills the canvas and the other is rounded up (at most
+    the canvas), and centred on black, the padding split with the extra pixel after."""
     x = torch.as_tensor(np.asarray(pixels)) if not isinstance(pixels, torch.Tensor) else pixels
     if x.dtype != torch.uint8 or x.ndim != 3 or x.shape[-1] != 3:
         raise ValueError(f"anyres_views takes one image, uint8 (H, W, 3), got {x.dtype} {tuple(x.shape)}")
     rows, cols = grid
     h, w = int(x.shape[0]), int(x.shape[1])
     canvas_h, canvas_w = rows * crop, cols * crop
-    scale = min(canvas_w / w, canvas_h / h)
-    new_h, new_w = min(canvas_h, max(1, int(h * scale))), min(canvas_w, max(1, int(w * scale)))
+    if canvas_w / w < canvas_h / h:  # the width fills the canvas
+        new_h, new_w = min(math.ceil(h * canvas_w / w), canvas_h), canvas_w
+    else:
+        new_h, new_w = canvas_h, min(math.ceil(w * canvas_h / h), canvas_w)
     canvas = torch.zeros(canvas_h, canvas_w, 3, dtype=torch.uint8)
     top, left = (canvas_h - new_h) // 2, (canvas_w - new_w) // 2
     canvas[top:top + new_h, left:left + new_w] = _resize(x, (new_h, new_w))

@@ -214,18 +214,31 @@ def _column_major(pixels, grid, crop):
 
 
 def _padded_at_the_corner(pixels, grid, crop):
+    views = anyres_views(pixels, grid, crop)
+    rows, cols = grid
+    canvas = views[1:].reshape(rows, cols, crop, crop, 3).permute(0, 2, 1, 3, 4).reshape(rows * crop, cols * crop, 3)
+    filled = canvas.flatten(1).amax(1) > 0  # rows of the canvas the image covers (the test images are never black)
+    moved = torch.roll(canvas, -int(filled.int().argmax()), 0)  # the image at the top, the padding below
+    crops = moved.reshape(rows, crop, cols, crop, 3).permute(0, 2, 1, 3, 4).reshape(-1, crop, crop, 3)
+    return torch.cat([views[:1], crops])
+
+
+def _rounded_down(pixels, grid, crop):  # int() instead of LLaVA-NeXT's ceil on the side that does not fill
     rows, cols = grid
     h, w = pixels.shape[:2]
     scale = min(cols * crop / w, rows * crop / h)
-    nh, nw = min(rows * crop, int(h * scale)), min(cols * crop, int(w * scale))
+    nh, nw = int(h * scale), int(w * scale)
     canvas = torch.zeros(rows * crop, cols * crop, 3, dtype=torch.uint8)
-    canvas[:nh, :nw] = F.interpolate(pixels.permute(2, 0, 1)[None].float(), size=(nh, nw), mode="bilinear",
-                                     align_corners=False, antialias=True)[0].permute(1, 2, 0).round().to(torch.uint8)
+    top, left = (rows * crop - nh) // 2, (cols * crop - nw) // 2
+    canvas[top:top + nh, left:left + nw] = F.interpolate(
+        pixels.permute(2, 0, 1)[None].float(), size=(nh, nw), mode="bilinear", align_corners=False,
+        antialias=True)[0].permute(1, 2, 0).round().to(torch.uint8)
     crops = canvas.reshape(rows, crop, cols, crop, 3).permute(0, 2, 1, 3, 4).reshape(-1, crop, crop, 3)
     return torch.cat([anyres_views(pixels, grid, crop)[:1], crops])
 
 
-@pytest.mark.parametrize("wrong", [_stretched, _no_base_view, _base_last, _column_major, _padded_at_the_corner])
+@pytest.mark.parametrize("wrong", [_stretched, _no_base_view, _base_last, _column_major, _padded_at_the_corner,
+                                   _rounded_down])
 def test_the_views_check_refuses_plausible_wrong_views(wrong):
     with pytest.raises(CheckFailed):
         check_anyres_views(wrong)
