@@ -26,10 +26,10 @@ module holds the grid choice and the crops, the model that reads them (`OneVisio
 stills with small objects (`make_large_still_qa`), the preset, the two stages and the exercise
 checks of notebook 10:
 
-    model = build("llava-onevision")
+    model = build("llava-onevision")           # after stage 1 (llava.ALIGN on captions, base view)
     model.fit_standardizer(all_media(stills))
     run_stage(model, SINGLE_IMAGE, stills)                                   # the SI model
-    run_stage(model, ONEVISION, [], batches=mixed_batches(model, stills, videos, 8, 8))
+    run_stage(model, ONEVISION_STAGE, [], batches=video_llava.mixed_batches(model, stills, videos, 4, 8))
 """
 
 from __future__ import annotations
