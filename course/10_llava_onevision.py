@@ -166,7 +166,8 @@ for k, (ax, view) in enumerate(zip(axes, views)):
     ax.imshow(view)
     ax.set_title("base" if k == 0 else f"crop {divmod(k - 1, grid[1])}", fontsize=7)
     ax.axis("off")
-print(f"a {tuple(still.shape[:2])} still → grid {grid[0]} × {grid[1]} → {len(views)} views → {16 * len(views)} tokens")
+print(f"a {tuple(still.shape[:2])} still → grid {grid[0]} × {grid[1]} → {len(views)} views "
+      f"→ {16 * len(views)} tokens")
 
 # %% [markdown]
 # An object on a crop's border is cut in two: each crop shows a part of it. The base view shows
@@ -215,11 +216,13 @@ SI_BATCH, OV_STILLS, OV_CLIPS = pick(8, 4), pick(4, 2), pick(8, 2)
 STILL_KINDS = ("colour", "shape", "count")  # add "position" to ask about the layout too
 CLIP_KINDS = ("colour", "shape", "count", "direction")
 STATIC = ("colour", "shape", "count")
-CONFIGS = {"AnyRes": ONEVISION.replace(max_frames=FRAMES), "base view only": ONEVISION.replace(anyres_grids=(), max_frames=FRAMES)}
+CONFIGS = {"AnyRes": ONEVISION.replace(max_frames=FRAMES),
+           "base view only": ONEVISION.replace(anyres_grids=(), max_frames=FRAMES)}
 
 start = time.perf_counter()
 captions = make_caption_set("train", N_CAPTIONS)
-stills, test_stills = make_large_still_qa("train", N_STILLS, STILL_KINDS), make_large_still_qa("test", N_TEST, STILL_KINDS)
+stills = make_large_still_qa("train", N_STILLS, STILL_KINDS)
+test_stills = make_large_still_qa("test", N_TEST, STILL_KINDS)
 clips = data.make_clip_qa("train", N_CLIPS, FRAMES, kinds=CLIP_KINDS)
 test_clips = data.make_clip_qa("test", N_TEST, FRAMES, kinds=CLIP_KINDS)
 encoders = {name: build(config) for name, config in CONFIGS.items()}
@@ -408,8 +411,8 @@ for kind in [k for k in ("shape", "all") if k in still_table["AnyRes"]]:
                    f"{interval(a)} vs {interval(b)}", direction(a, b), True))
 claims.append(("the SI model, never trained on video, answers colour/shape/count about clips above chance "
                "(LLaVA-OV Table 5: SI 'can already perform well')",
-               f"{interval(si_static)} vs chance {static_chance:.3f}", direction(si_static, [static_chance] * len(si_static)),
-               True))
+               f"{interval(si_static)} vs chance {static_chance:.3f}",
+               direction(si_static, [static_chance] * len(si_static)), True))
 for g, kinds in GROUPS.items():
     a, b = clip_table["OneVision"][g], clip_table["SI"][g]
     claims.append((f"the OneVision stage beats SI on held-out clips ({g})",

@@ -13,7 +13,7 @@ from minivlm.media import Media
 from minivlm.onevision import (GRIDS, ONEVISION, LARGE_SIZES, OneVisionVLM, anyres_views, bilinear_pool,
                                check_anyres_views, check_best_resolution, make_large_still_qa,
                                select_best_resolution)
-from minivlm.samples import all_media, collate, precompute
+from minivlm.samples import collate, precompute
 from minivlm.vlm import VLM, LanguageStreamVLM
 
 SCENE = sample_scene("train", 7)
@@ -139,7 +139,8 @@ def test_a_batch_of_large_stills_and_pooled_clips_trains_and_round_trips(model, 
 
 
 def test_config_checks_the_grids_and_the_pool():
-    assert VLMConfig.from_dict({**ONEVISION.to_dict(), "anyres_grids": [[1, 2], [2, 1]]}).anyres_grids == ((1, 2), (2, 1))
+    loaded = VLMConfig.from_dict({**ONEVISION.to_dict(), "anyres_grids": [[1, 2], [2, 1]]})  # as JSON gives them
+    assert loaded.anyres_grids == ((1, 2), (2, 1))
     with pytest.raises(ValueError, match="pairs"):
         VLMConfig(anyres_grids=((0, 2),))
     with pytest.raises(ValueError, match="video_pool"):
