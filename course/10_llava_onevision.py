@@ -17,14 +17,15 @@
 #
 # In this notebook, on the toy world:
 #
-# 1. **AnyRes** built from scratch: choosing the grid (exercise 1) and cutting the views
-#    (exercise 2), then `minivlm.onevision`;
-# 2. **balanced budgets**: how many tokens an image, an image set and a video become;
-# 3. the curriculum in miniature: stage 1 (captions, base view), then **SI** on large stills whose
+# 1. **SigLIP**'s sigmoid loss, the encoder's training objective (exercise 1);
+# 2. **AnyRes** built from scratch: choosing the grid (exercise 2) and cutting the views
+#    (exercise 3), then `minivlm.onevision`;
+# 3. **balanced budgets**: how many tokens an image, an image set and a video become;
+# 4. the curriculum in miniature: stage 1 (captions, base view), then **SI** on large stills whose
 #    objects are small — **headline (a)**: AnyRes vs the base view alone;
-# 4. **headline (b)**: the SI model on video, never having seen one; then the **OneVision**
+# 5. **headline (b)**: the SI model on video, never having seen one; then the **OneVision**
 #    stage (stills + videos) against the same stage without its videos;
-# 5. a chat about a large still and about a clip.
+# 6. a chat about a large still and about a clip.
 #
 # Every number below is printed by the run; a variant is called better only when the interval
 # over seeds says so.
@@ -44,28 +45,91 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+import open_clip
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from minivlm import build, data, fast_mode, pick, plot, seed_everything
+from minivlm import build, data, fast_mode, pick, plot, seed_everything, zoo
 from minivlm.eval import chance_by_kind, evaluate
 from minivlm.llava import ALIGN, make_caption_set
 from minivlm.media import Media
 from minivlm.onevision import (GRIDS, NUM_FRAMES, ONEVISION, ONEVISION_STAGE, SINGLE_IMAGE, anyres_views,
-                               check_anyres_views, check_best_resolution, make_large_still_qa,
-                               select_best_resolution)
+                               check_anyres_views, check_best_resolution, check_sigmoid_loss,
+                               make_large_still_qa, select_best_resolution)
 from minivlm.results import Record, direction, interval, mean_se, verdict
 from minivlm.samples import all_media, precompute
 from minivlm.stages import run_stage
 from minivlm.video_llava import mixed_batches
+from minivlm.vision import TOY_SIGMOID, VisionEncoder, encode_images, encode_texts
 
 seed_everything(0)
 record = Record("10")
 print("fast mode:", fast_mode())
 
 # %% [markdown]
-# ## 1 · AnyRes: a large image as a base view and crops
+# ## 1 · SigLIP: a sigmoid instead of a softmax
+#
+# OneVision's encoder is SigLIP (Zhai et al., 2023): a CLIP trained with another loss. CLIP's loss
+# (notebook 01) is a softmax: each image picks its caption among all B captions of the batch, so
+# every image's loss needs every caption's logit. SigLIP asks B × B separate yes/no questions —
+# "does image i go with caption j?" — each a logistic loss, with a learned temperature *and* a
+# learned bias (started at 10 and −10, so that the many "no" pairs do not swamp the start). No
+# term needs the whole batch: the paper reports it matching or beating the softmax, most of all at
+# small batches, and splitting the batch across devices without gathering the whole similarity
+# matrix.
+#
+# ### Exercise 1 — the sigmoid loss
+#
+# `image` and `text` are L2-normalised embeddings (B, E), pair i matching; `scale` and `bias` are
+# scalars. The logits are `scale · image @ textᵀ + bias` (B, B); the label of pair (i, j) is +1
+# when i = j, else −1. The loss is the sum over all B × B pairs of −log σ(label · logit), divided
+# by B. The check compares with open_clip's `SigLipLoss`.
+
+# %%
+def my_sigmoid_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    # BEGIN SOLUTION
+    logits = scale * image @ text.T + bias
+    labels = 2 * torch.eye(len(image)) - 1  # +1 on the diagonal, −1 elsewhere
+    return -F.logsigmoid(labels * logits).sum() / len(image)
+    # END SOLUTION
+
+
+check_sigmoid_loss(my_sigmoid_loss);
+
+# %% [markdown]
+# Why no term needing the whole batch matters: give each of 4 "devices" a quarter of the captions.
+# The sigmoid loss summed over the 4 quarters *is* the whole batch's loss; the softmax computed on
+# each quarter alone is not — it has lost three quarters of each image's negatives. The embeddings
+# are the course's toy CLIP's, for held-out stills with distinct captions.
+
+# %%
+clip = zoo.toy_clip()
+pixels, texts = data.still_caption_pool(pick(64, 16), data.WorldConfig(max_objects=1), split="test")
+keep = [texts.index(t) for t in dict.fromkeys(texts)]
+image = encode_images(clip, VisionEncoder(clip).preprocess(pixels[keep]))
+text = encode_texts(clip, [texts[i] for i in keep])
+n, quarters = len(keep), torch.arange(len(keep)).chunk(4)
+scale, bias, target = torch.tensor(10.0), torch.tensor(-10.0), torch.arange(len(keep))
+sigmoid_whole = open_clip.loss.SigLipLoss()(image, text, scale, bias)
+sigmoid_quarters = sum(-F.logsigmoid((2 * torch.eye(n)[:, q] - 1) * (scale * image @ text[q].T + bias)).sum()
+                       for q in quarters) / n
+softmax_whole = F.cross_entropy(scale * image @ text.T, target)
+softmax_quarters = sum(F.cross_entropy(scale * image[q] @ text[q].T, torch.arange(len(q))) * len(q)
+                       for q in quarters) / n
+print(f"{n} stills. Sigmoid loss: whole batch {sigmoid_whole:.4f}, summed over 4 quarters {sigmoid_quarters:.4f}")
+print(f"{n} stills. Softmax loss: whole batch {softmax_whole:.4f}, each quarter alone {softmax_quarters:.4f}")
+record.add("loss_by_quarters", {"sigmoid": [sigmoid_whole, sigmoid_quarters], "softmax": [softmax_whole, softmax_quarters]})
+
+# %% [markdown]
+# **Try it:** train a tower with the sigmoid loss. `create_clip(TOY_SIGMOID)` is the toy CLIP's
+# model with SigLIP's bias and starting temperature, and `clip_loss_fn(TOY_SIGMOID, kind="siglip")`
+# the loss for `minivlm.train.train` — put them in place of notebook 01's in its section 5, and
+# compare the zero-shot curves. The rest of this notebook reads the course's toy CLIP, as every
+# other one does.
+
+# %% [markdown]
+# ## 2 · AnyRes: a large image as a base view and crops
 #
 # The toy CLIP reads 64 × 64 pixels (4 × 4 patches of 16 px), as SigLIP reads 384 × 384. Squash a
 # 192 × 192 still into 64 × 64 and a small object keeps a third of its size: a few pixels, less
@@ -84,7 +148,7 @@ for ax, s in zip(axes, stills_demo):
     ax.axis("off")
 
 # %% [markdown]
-# ### Exercise 1 — the grid that best fits the image
+# ### Exercise 2 — the grid that best fits the image
 #
 # LLaVA-NeXT's rule, which OneVision keeps. The candidates are grids of `rows × columns` crops of
 # `crop` pixels: a canvas of `rows·crop` by `columns·crop`. For each one, scale the image (H, W)
@@ -112,7 +176,7 @@ def my_best_resolution(size: tuple[int, int], grids, crop: int) -> tuple[int, in
 check_best_resolution(my_best_resolution);
 
 # %% [markdown]
-# ### Exercise 2 — the views: a base view, then the crops
+# ### Exercise 3 — the views: a base view, then the crops
 #
 # Given the grid, make the views the encoder reads, uint8 (1 + rows·columns, crop, crop, 3):
 #
@@ -174,7 +238,7 @@ print(f"a {tuple(still.shape[:2])} still → grid {grid[0]} × {grid[1]} → {le
 # every object whole, but small — the overall picture that the crops lose.
 
 # %% [markdown]
-# ## 2 · Balanced budgets
+# ## 3 · Balanced budgets
 #
 # OneVision gives each scenario about the same number of visual tokens: one image up to
 # 729 × 10, a set of images 729 each, a video 196 per frame for up to 32 frames. The toy model
@@ -199,7 +263,7 @@ for name, n in budget.items():
 record.add("token_budget", budget)
 
 # %% [markdown]
-# ## 3 · The curriculum, part 1: captions, then single images (SI)
+# ## 4 · The curriculum, part 1: captions, then single images (SI)
 #
 # The data: captioned 64-px stills for stage 1 (the projector learns to align, at the base view
 # only, as in OneVision's stage 1 — and as LLaVA's stage 1 did in notebook 03), large stills
@@ -243,7 +307,7 @@ CLIP_KINDS, STATIC = (tuple(k for k in kinds if k in clip_chance) for kinds in (
 # For each seed: stage 1 (`ALIGN`, the projector only, at the base view), then SI (`SINGLE_IMAGE`:
 # projector + LM) twice from the same stage-1 weights — once reading each still through AnyRes,
 # once through its base view alone. Then the AnyRes SI model goes on to the OneVision stage
-# (section 4).
+# (section 5).
 
 # %%
 def stage1(seed: int):
@@ -304,12 +368,12 @@ if "shape" in still_table["AnyRes"]:
 # shape: at this length of training each seed's model is at its own point of learning to read
 # shapes in the crops (the dots on the right).
 #
-# **Try it:** add `"position"` (which cell of a 3 × 3 grid) to `STILL_KINDS` and run sections 3
-# and 4 again. Position is a question about the whole image's layout; the crops carry it only in
+# **Try it:** add `"position"` (which cell of a 3 × 3 grid) to `STILL_KINDS` and run sections 4
+# and 5 again. Position is a question about the whole image's layout; the crops carry it only in
 # their order (LLaVA-NeXT adds a learned "newline" token after each row; the toy does not).
 
 # %% [markdown]
-# ## 4 · The curriculum, part 2: images teach video, and the OneVision stage
+# ## 5 · The curriculum, part 2: images teach video, and the OneVision stage
 #
 # The SI models have never seen a clip. Asked about one (each frame a view, pooled to 2 × 2
 # tokens), how do they do?
@@ -387,7 +451,7 @@ axes[0].set_title("held-out clips (mean over seeds)", fontsize=10)
 plot.seed_spread(stills_after, ax=axes[1], chance=still_chance["all"], title="held-out large stills, all kinds");
 
 # %% [markdown]
-# ## 5 · A chat
+# ## 6 · A chat
 #
 # The first seed's OneVision model, about a held-out large still and a held-out clip:
 
@@ -428,7 +492,7 @@ record.scorecard()
 # %% [markdown]
 # ## What changed at toy scale
 #
-# - **AnyRes** (section 3): OneVision's images are photographs and documents at up to 2304 px,
+# - **AnyRes** (section 4): OneVision's images are photographs and documents at up to 2304 px,
 #   where detail decides; ours are toy stills at up to 192 px whose objects were made small on
 #   purpose, so the base view loses their shape. The verdicts above say which kinds AnyRes wins
 #   here. The SI questions are about objects (colour, shape, count); the layout question
@@ -439,12 +503,12 @@ record.scorecard()
 # - **Grids**: OneVision's AnyRes-Max-9 lists grids up to 6 × 6 and interpolates the crops'
 #   tokens down to 9 crops' worth; the toy's grids stop at 3 × 3, so there is nothing to
 #   interpolate.
-# - **Image → video** (section 4): the paper's SI model learned from 3.2 M images through a 7 B LM;
+# - **Image → video** (section 5): the paper's SI model learned from 3.2 M images through a 7 B LM;
 #   ours from a thousand stills through a 1 M-weight LM. The transfer printed above is measured
 #   against the most-common-answer line; direction needs motion, which no still shows, so the SI
 #   model cannot answer it — only clips teach it. Whether the OneVision stage *learned* direction
 #   or only moved its answers towards the most common one is what the "vs the chance line"
-#   verdict in section 4 says (notebook 06 found no variant that learns direction at this scale).
+#   verdict in section 5 says (notebook 06 found no variant that learns direction at this scale).
 # - **The OneVision stage**: the paper mixes single images, multi-image sets and videos; the toy
 #   has no multi-image task, so its stage mixes stills and clips only. It reads 16 frames, not
 #   32, to fit the time budget (`NUM_FRAMES` = 32 is the preset's maximum).

@@ -2,7 +2,10 @@
 with each scenario's visual tokens held to about the same budget. Built in notebook 10.
 
 OneVision reads every image through one SigLIP encoder at 384 px (27 × 27 = 729 tokens per
-view) and an MLP projector into a Qwen-2 LM. What it is known for:
+view) and an MLP projector into a Qwen-2 LM. SigLIP (Zhai et al., 2023) is a CLIP trained with a
+sigmoid loss: every image-caption pair of a batch is its own yes/no question, so no softmax
+over the batch (open_clip's `SigLipLoss`; the toy config `vision.TOY_SIGMOID`). What OneVision is
+known for:
 
 - **AnyRes** (from LLaVA-NeXT): a large image is not squashed into one 384-px view. The grid of
   384-px crops that best fits the image is picked from a list (`select_best_resolution`), the
@@ -221,6 +224,21 @@ def make_large_still_qa(split: str, n: int, kinds: Sequence[str] = ("colour", "s
 
 
 # ---- exercise checks (notebook 10) -------------------------------------------------------------
+def check_sigmoid_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Exercise 1: fn(image (B, E), text (B, E), scale, bias) → SigLIP's sigmoid loss of
+    L2-normalised embeddings; must equal open_clip's `SigLipLoss`."""
+    import open_clip
+
+    g = torch.Generator().manual_seed(11)
+    cases = []
+    for b, scale, bias in ((2, 10.0, -10.0), (5, 1.0, 0.0), (8, 30.0, -5.0), (16, 10.0, -2.0)):
+        image = F.normalize(torch.randn(b, 8, generator=g), dim=-1)
+        text = F.normalize(torch.randn(b, 8, generator=g), dim=-1)
+        text[0] = image[0]  # one pair that matches
+        cases.append((image, text, torch.tensor(scale), torch.tensor(bias)))
+    return compare("SigLIP's sigmoid loss", fn, lambda i, t, s, b: open_clip.loss.SigLipLoss()(i, t, s, b), cases)
+
+
 _GRID_CASES = [((192, 192), GRIDS, 64), ((128, 192), GRIDS, 64), ((192, 128), GRIDS, 64), ((64, 64), GRIDS, 64),
                ((40, 300), GRIDS, 64), ((500, 90), GRIDS, 64), ((100, 100), GRIDS, 64),
                ((336, 672), ((1, 2), (2, 1), (2, 2), (1, 3), (3, 1)), 336),
@@ -228,14 +246,14 @@ _GRID_CASES = [((192, 192), GRIDS, 64), ((128, 192), GRIDS, 64), ((192, 128), GR
 
 
 def check_best_resolution(fn: Callable[[tuple[int, int], Sequence[tuple[int, int]], int], tuple[int, int]]) -> bool:
-    """Exercise 1: fn(size (H, W), grids, crop) → the grid (rows, columns); must equal
+    """Exercise 2: fn(size (H, W), grids, crop) → the grid (rows, columns); must equal
     `select_best_resolution`."""
     return compare("AnyRes: the grid that best fits the image",
                    lambda *a: tuple(int(v) for v in fn(*a)), select_best_resolution, _GRID_CASES)
 
 
 def check_anyres_views(fn: Callable[[torch.Tensor, tuple[int, int], int], torch.Tensor]) -> bool:
-    """Exercise 2: fn(pixels (H, W, 3) uint8, grid, crop) → views (1 + rows·columns, crop, crop, 3);
+    """Exercise 3: fn(pixels (H, W, 3) uint8, grid, crop) → views (1 + rows·columns, crop, crop, 3);
     must equal `anyres_views` (base view first, then the crops row by row)."""
     g = torch.Generator().manual_seed(10)
 
@@ -267,4 +285,4 @@ def check_anyres_views(fn: Callable[[torch.Tensor, tuple[int, int], int], torch.
 
 __all__ = ["GRIDS", "LARGE_SIZES", "NUM_FRAMES", "ONEVISION", "ONEVISION_STAGE", "OneVisionVLM", "PRESETS",
            "SINGLE_IMAGE", "SMALL_RADIUS", "VIDEO_POOL", "anyres_views", "bilinear_pool", "check_anyres_views",
-           "check_best_resolution", "make_large_still_qa", "select_best_resolution"]
+           "check_best_resolution", "check_sigmoid_loss", "make_large_still_qa", "select_best_resolution"]

@@ -22,6 +22,10 @@ from torch import nn
 from .runtime import seeded
 
 TOY_CLIP = "toy-clip-vit"
+# The same model for SigLIP's sigmoid loss (`clip_loss_fn(TOY_SIGMOID, kind="siglip")`): its config
+# adds SigLIP's learned bias and starting temperature (logit scale log 10, bias -10; Zhai et al.
+# 2023). Not "siglip" in the name: open_clip would then fetch SigLIP's own tokenizer. Notebook 10.
+TOY_SIGMOID = "toy-sigmoid-vit"
 _CONFIG_DIR = Path(__file__).parent / "configs"
 _registered = False
 
@@ -37,10 +41,10 @@ def register_toy_configs() -> None:
 # Toy models whose patch embedding is a small convolutional stem instead of one big linear
 # patch projection ("Early convolutions help transformers see better", Xiao et al. 2021):
 # a tiny ViT trained from scratch on a 2-core CPU then learns shapes in minutes, not hours.
-CONV_STEM_MODELS = {TOY_CLIP}
+CONV_STEM_MODELS = {TOY_CLIP, TOY_SIGMOID}
 # Toy models whose text tower embeds only the BPE tokens the toy world's words use (a few hundred
 # of CLIP's 49,408): the same tokenizer, a 100x smaller embedding table (see CompactTokenEmbedding).
-COMPACT_VOCAB_MODELS = {TOY_CLIP}
+COMPACT_VOCAB_MODELS = {TOY_CLIP, TOY_SIGMOID}
 
 
 def conv_stem(width: int, patch_size: int, channels: int = 32) -> nn.Sequential:

@@ -11,8 +11,8 @@ from minivlm.config import VLMConfig
 from minivlm.data import make_clip_qa, render, render_still, sample_scene, uniform_times
 from minivlm.media import Media
 from minivlm.onevision import (GRIDS, ONEVISION, LARGE_SIZES, OneVisionVLM, anyres_views, bilinear_pool,
-                               check_anyres_views, check_best_resolution, make_large_still_qa,
-                               select_best_resolution)
+                               check_anyres_views, check_best_resolution, check_sigmoid_loss,
+                               make_large_still_qa, select_best_resolution)
 from minivlm.samples import collate, precompute
 from minivlm.vlm import VLM, LanguageStreamVLM
 
@@ -243,3 +243,37 @@ def _rounded_down(pixels, grid, crop):  # int() instead of LLaVA-NeXT's ceil on 
 def test_the_views_check_refuses_plausible_wrong_views(wrong):
     with pytest.raises(CheckFailed):
         check_anyres_views(wrong)
+
+
+# ---- SigLIP's sigmoid loss ----------------------------------------------------------------------------
+def _siglip_reference(image, text, scale, bias):
+    logits = scale * image @ text.T + bias
+    labels = 2 * torch.eye(len(image)) - 1
+    return -F.logsigmoid(labels * logits).sum() / len(image)
+
+
+def test_the_sigmoid_loss_check_passes_the_definition_and_refuses_plausible_wrong_ones():
+    assert check_sigmoid_loss(_siglip_reference)
+    wrong = [
+        lambda i, t, s, b: -F.logsigmoid((2 * torch.eye(len(i)) - 1) * (s * i @ t.T + b)).mean(),  # over B², not B
+        lambda i, t, s, b: _siglip_reference(i, t, s, torch.tensor(0.0)),  # the bias forgotten
+        lambda i, t, s, b: -F.logsigmoid(s * i @ t.T + b).sum() / len(i),  # every pair a positive
+        lambda i, t, s, b: F.cross_entropy(s * i @ t.T, torch.arange(len(i))),  # CLIP's softmax, one way
+        lambda i, t, s, b: -F.logsigmoid(torch.diagonal(s * i @ t.T + b)).mean(),  # positives only
+    ]
+    for fn in wrong:
+        with pytest.raises(CheckFailed):
+            check_sigmoid_loss(fn)
+
+
+def test_the_toy_sigmoid_model_has_siglips_bias_and_trains_offline_with_the_sigmoid_loss():
+    from minivlm.data import still_caption_pool
+    from minivlm.vision import TOY_SIGMOID, VisionEncoder, clip_loss_fn, create_clip
+
+    model = create_clip(TOY_SIGMOID, seed=0)
+    assert model.logit_bias.item() == -10.0 and abs(model.logit_scale.exp().item() - 10.0) < 1e-4
+    pixels, texts = still_caption_pool(4)
+    batch = (VisionEncoder(model, model_name=TOY_SIGMOID).preprocess(pixels), texts)
+    loss, logs = clip_loss_fn(TOY_SIGMOID, kind="siglip")(model, batch)
+    loss.backward()
+    assert torch.isfinite(loss) and model.logit_bias.grad is not None
