@@ -13,7 +13,7 @@
 # | **multi-image** | each image at the base view only | 729 tokens per image, up to 12 images |
 # | **video** | up to 32 frames, each frame's 27 × 27 tokens bilinearly pooled to 14 × 14 *after* the projector | 32 × 196 = 6,272 tokens: budgets "approximately equal" across scenarios |
 # | **curriculum** (Table 1) | stage 1: the projector on 558 K captions at the base view; stage 1.5: 4 M high-quality knowledge; stage 2 **SI**: 3.2 M single-image instructions; stage 2 **OneVision**: 1.6 M single-image, multi-image and video | — |
-# | **image → video** (Table 5) | the SI model has never seen a video | SI already answers video questions (ActivityNet-QA 55.1 at 7 B); the OneVision stage lifts every video set: NextQA-mc 61.6 → 79.4, MVBench 51.2 → 56.7, EgoSchema 52.9 → 60.1 |
+# | **image → video** (Table 5) | the SI model has never seen a video | SI already answers video questions (ActivityNet-QA 55.1 at 7 B); the OneVision stage lifts nearly every video set: NextQA-mc 61.6 → 79.4, MVBench 51.2 → 56.7, EgoSchema 52.9 → 60.1 (Video-ChatGPT's score: 3.54 → 3.51) |
 #
 # In this notebook, on the toy world:
 #
@@ -122,10 +122,10 @@ print(f"{n} stills. Softmax loss: whole batch {softmax_whole:.4f}, each quarter 
 record.add("loss_by_quarters", {"sigmoid": [sigmoid_whole, sigmoid_quarters], "softmax": [softmax_whole, softmax_quarters]})
 
 # %% [markdown]
-# **Try it:** train a tower with the sigmoid loss. `create_clip(TOY_SIGMOID)` is the toy CLIP's
-# model with SigLIP's bias and starting temperature, and `clip_loss_fn(TOY_SIGMOID, kind="siglip")`
-# the loss for `minivlm.train.train` — put them in place of notebook 01's in its section 5, and
-# compare the zero-shot curves. The rest of this notebook reads the course's toy CLIP, as every
+# **Try it:** train a tower with the sigmoid loss. `minivlm.vision.create_clip(TOY_SIGMOID)` is
+# the toy CLIP's model with SigLIP's bias and starting temperature, and
+# `minivlm.vision.clip_loss_fn(TOY_SIGMOID, kind="siglip")` the loss for `minivlm.train.train` —
+# put them in place of notebook 01's in its section 5, and compare the zero-shot curves. The rest of this notebook reads the course's toy CLIP, as every
 # other one does.
 
 # %% [markdown]

@@ -19,8 +19,8 @@ known for:
 - **The curriculum**: projector alignment, then single-image instructions (3.2 M, "SI"), then the
   OneVision stage on a mix of single images, multi-image sets and videos (1.6 M). The SI model has
   never seen a video and already answers video questions (Table 5: "LLaVA-OV-7B (SI) ... can
-  already perform well" on ActivityNet-QA, 55.1); the OneVision stage lifts every video set it
-  reports (e.g. NextQA-mc 61.6 → 79.4, MVBench 51.2 → 56.7).
+  already perform well" on ActivityNet-QA, 55.1); the OneVision stage lifts nearly every video set
+  it reports (e.g. NextQA-mc 61.6 → 79.4, MVBench 51.2 → 56.7; Video-ChatGPT's score 3.54 → 3.51).
 
 In miniature: the toy CLIP at 64 px (4 × 4 = 16 tokens per view), grids up to 3 × 3 (AnyRes-Max-9
 without the interpolation, since no grid exceeds 9 crops), videos of 32 frames pooled 4 × 4 → 2 × 2
