@@ -40,7 +40,10 @@ class Media:
     waveform: float (S,) in [-1, 1] with `sample_rate` — an audio track, or a video's soundtrack
     (one item carrying both, for synchronized fusion; `soundtrack()` splits it off);
     duration: a video's length in seconds (its soundtrack is checked against it);
-    features: (T, P, D) from the encoder of this modality (vision: T frames × P patch tokens).
+    features: (T, P, D) from the encoder of this modality (vision: T frames × P patch tokens);
+    anyres: an image may be cut into AnyRes crops by a model that does so (LLaVA-OneVision,
+    notebook 10); False: read at the encoder's base view only, as OneVision reads each image of a
+    multi-image set (`VLM.prompt_media` sets it). Other models always read the base view.
     """
 
     modality: str
@@ -50,6 +53,7 @@ class Media:
     waveform: torch.Tensor | None = None
     sample_rate: int | None = None
     duration: float | None = None
+    anyres: bool = True
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:

@@ -24,10 +24,11 @@ known for:
 
 In miniature: the toy CLIP at 64 px (4 × 4 = 16 tokens per view), grids up to 3 × 3 (AnyRes-Max-9
 without the interpolation, since no grid exceeds 9 crops), videos of 32 frames pooled 4 × 4 → 2 × 2
-after the projector (32 × 4 = 128 tokens, against at most 16 × (1 + 9) = 160 for an image). This
-module holds the grid choice and the crops, the model that reads them (`OneVisionVLM`), large
-stills with small objects (`make_large_still_qa`), the preset, the two stages and the exercise
-checks of notebook 10:
+after the projector (32 × 4 = 128 tokens, against at most 16 × (1 + 9) = 160 for an image), each
+image of a multi-image set at its base view (16 tokens). This module holds the grid choice and the
+crops, the model that reads them (`OneVisionVLM`), large stills with small objects
+(`make_large_still_qa`), multi-image sets (`make_image_set_qa`), the preset, the two stages and
+the exercise checks of notebook 10:
 
     model = build("llava-onevision")           # after stage 1 (llava.ALIGN on captions, base view)
     model.fit_standardizer(all_media(stills))
@@ -38,6 +39,8 @@ checks of notebook 10:
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -132,14 +135,30 @@ class OneVisionVLM(LanguageStreamVLM):
     """A language-stream VLM that reads images through AnyRes and pools video frames.
 
     An image (raw pixels) becomes 1 + rows·columns views (`anyres_views` on the grid
-    `select_best_resolution` picks from config.anyres_grids; no grids: the base view alone), each
+    `select_best_resolution` picks from config.anyres_grids; no grids, or a grid of one crop: the
+    base view alone), each
     encoded like a frame; its tokens are every view's, base first. A video's frames are encoded
     one by one, projected, and each frame's tokens pooled to video_pool × video_pool
-    (`bilinear_pool`). Cached features carry the views (images) or frames (videos) already."""
+    (`bilinear_pool`). A prompt with several images reads each at its base view alone
+    (`prompt_media`), as OneVision reads a multi-image set. Cached features carry the views
+    (images) or frames (videos) already."""
+
+    def prompt_media(self, items: Sequence[Media]) -> list[Media]:
+        """Each image of a multi-image prompt marked to be read at its base view (Media.anyres False)."""
+        if sum(item.modality == "image" for item in items) < 2:
+            return list(items)
+        return [replace(item, anyres=False) if item.modality == "image" and item.anyres else item for item in items]
+
+    def cut(self, item: Media) -> bool:
+        """Whether a raw image is cut into crops: AnyRes on, the image not one of a set, and its
+        grid more than one crop (one crop would show what the base view shows; LLaVA-NeXT encodes
+        it twice, the toy once)."""
+        return (item.modality == "image" and item.features is None and item.anyres and bool(self.config.anyres_grids)
+                and self.grid(item) != (1, 1))
 
     def views(self, item: Media) -> int:
         """How many encoder passes (views or frames) an item takes."""
-        if item.modality == "image" and item.features is None and self.config.anyres_grids:
+        if self.cut(item):
             rows, cols = self.grid(item)
             return 1 + rows * cols
         return item.num_frames
@@ -161,7 +180,7 @@ class OneVisionVLM(LanguageStreamVLM):
         """Encoder features (views or frames, P, D) of each item; raw images through AnyRes."""
         if not self.config.anyres_grids:
             return super().encode_features(items)
-        anyres = [i for i, item in enumerate(items) if item.modality == "image" and item.features is None]
+        anyres = [i for i, item in enumerate(items) if self.cut(item)]
         rest = [i for i in range(len(items)) if i not in anyres]
         out = dict(zip(rest, super().encode_features([items[i] for i in rest])))
         encoder, crop = self.vision_encoder, self.vision_encoder.image_size[0]
@@ -221,6 +240,46 @@ def make_large_still_qa(split: str, n: int, kinds: Sequence[str] = ("colour", "s
         out += make_still_qa(split, count, kinds=tuple(kinds), config=config, size=size, start=start + 100_000 * k)
     order = np.random.default_rng([len(out), 10]).permutation(len(out))
     return [out[i] for i in order]
+
+
+ORDINALS = ("first", "second", "third", "fourth")
+SET_SIZES = (2, 3)
+
+
+def make_image_set_qa(split: str, n: int, sizes: Sequence[int] = SET_SIZES, start: int = 0) -> list[Sample]:
+    """n multi-image questions: a set of 64-px stills of different scenes (sizes taken in turn) and
+    "<image> <image> … which picture shows the red circle ?" → "second", about an object (colour
+    and shape at that moment) that exactly one picture shows. Kind 'which picture'; meta['set'] and
+    meta['times']: each picture's scene and moment. Deterministic by (split, n, start)."""
+    from .data import render_still, sample_scene
+
+    if min(sizes) < 2 or max(sizes) > len(ORDINALS):
+        raise ValueError(f"a set holds 2 to {len(ORDINALS)} pictures, got sizes {tuple(sizes)}")
+    rng = np.random.default_rng([n, start, 12])
+    out: list[Sample] = []
+    index = start
+    for _ in range(50 * n + 100):
+        k = sizes[len(out) % len(sizes)]
+        shown = []
+        for _ in range(k):
+            scene = sample_scene(split, 300_000 + index)
+            t = scene.visible_moment(np.random.default_rng([index, 13]))
+            index += 1
+            seen = {(scene.colour_at(i, t), o.shape) for i, o in enumerate(scene.objects) if scene.visible(i, t)}
+            shown.append((scene, t, sorted(seen)))
+        counts = Counter(pair for _, _, seen in shown for pair in seen)
+        options = [(j, pair) for j, (_, _, seen) in enumerate(shown) for pair in seen if counts[pair] == 1]
+        if not options:
+            continue
+        j, (colour, shape) = options[int(rng.integers(len(options)))]
+        media = [Media.image(render_still(scene, t)) for scene, t, _ in shown]
+        question = " ".join(m.placeholder for m in media) + f" which picture shows the {colour} {shape} ?"
+        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": ORDINALS[j]}]
+        out.append(Sample(media, messages, kind="which picture",
+                          meta={"set": [scene for scene, _, _ in shown], "times": [t for _, t, _ in shown]}))
+        if len(out) == n:
+            return out
+    raise ValueError("too few sets with an object only one picture shows; use smaller sets")
 
 
 # ---- exercise checks (notebook 10) -------------------------------------------------------------
@@ -283,6 +342,6 @@ def check_anyres_views(fn: Callable[[torch.Tensor, tuple[int, int], int], torch.
     return report("AnyRes: base view and crops", problem)
 
 
-__all__ = ["GRIDS", "LARGE_SIZES", "NUM_FRAMES", "ONEVISION", "ONEVISION_STAGE", "OneVisionVLM", "PRESETS",
+__all__ = ["GRIDS", "LARGE_SIZES", "NUM_FRAMES", "ORDINALS", "SET_SIZES", "make_image_set_qa", "ONEVISION", "ONEVISION_STAGE", "OneVisionVLM", "PRESETS",
            "SINGLE_IMAGE", "SMALL_RADIUS", "VIDEO_POOL", "anyres_views", "bilinear_pool", "check_anyres_views",
            "check_best_resolution", "check_sigmoid_loss", "make_large_still_qa", "select_best_resolution"]

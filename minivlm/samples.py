@@ -69,7 +69,7 @@ class Sample:
 
 def encode_sample(model, sample: Sample, add_generation_prompt: bool = False) -> EncodedChat:
     """Token ids and labels of one sample, each placeholder expanded for `model`."""
-    counts = [model.placeholder_length(item) for item in sample.media]
+    counts = [model.placeholder_length(item) for item in model.prompt_media(sample.media)]
     if sample.messages is not None:
         return encode_chat(model.tokenizer, sample.messages, counts, add_generation_prompt=add_generation_prompt)
     encoded = encode_document(model.tokenizer, sample.text)
@@ -118,13 +118,14 @@ def mix(iterators: Sequence[Iterator], weights: Sequence[float], seed: int = 0) 
 def precompute(model, samples: Sequence[Sample], batch_size: int = 64) -> list[Sample]:
     """The samples with every image and video carried by the model's (frozen) encoder features,
     computed once — items shared by several samples are encoded once."""
+    rows = [model.prompt_media(s.media) for s in samples]  # each item as the model reads it in its prompt
     unique: dict[int, Media] = {}
-    for s in samples:
-        for item in s.media:
+    for row in rows:
+        for item in row:
             if item.features is None:
                 unique.setdefault(id(item), item)
     encoded = dict(zip(unique, model.precompute(list(unique.values()), batch_size)))
-    return [s.with_media([encoded.get(id(item), item) for item in s.media]) for s in samples]
+    return [s.with_media([encoded.get(id(item), item) for item in row]) for s, row in zip(samples, rows)]
 
 
 def all_media(samples: Sequence[Sample]) -> list[Media]:

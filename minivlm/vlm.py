@@ -205,6 +205,12 @@ class VLM(nn.Module):
         """How many prompt slots the item's placeholder is expanded to."""
         raise NotImplementedError
 
+    def prompt_media(self, items: Sequence[Media]) -> list[Media]:
+        """The media of one prompt as this model reads them: unchanged, unless a family reads an
+        item by what else the prompt holds (LLaVA-OneVision: each image of a set at its base view).
+        Collating, precomputing and the forward pass all go through it."""
+        return list(items)
+
     def encode_features(self, items: Sequence[Media]) -> list[torch.Tensor]:
         """Encoder features of each item, (T, P, D) (cached features are passed through).
         Runs without gradients when the encoder is frozen; items of one shape share a batch."""
@@ -495,6 +501,7 @@ class LanguageStreamVLM(VLM):
         """input_ids (B, L) → inputs_embeds (B, L, D_lm) with each item's tokens in its slots."""
         input_ids = input_ids.to(self.device)
         embeds = self.lm.get_input_embeddings()(input_ids)
+        media = None if media is None else [self.prompt_media(row) for row in media]
         items = _check_rows(self, input_ids, media,
                             lambda item: [self.tokenizer.convert_tokens_to_ids(item.placeholder)] * self.num_tokens(item))
         if not items:
@@ -559,6 +566,7 @@ class CrossAttentionVLM(VLM):
         """The visual tokens (B, M·N, D) the text may read, and the text-to-visual mask (B, L, M·N)
         — each token sees the most recent item at or before it; None without media."""
         marker = {item: [self.tokenizer.convert_tokens_to_ids(item)] for item in MEDIA_TOKENS}
+        media = None if media is None else [self.prompt_media(row) for row in media]
         items = _check_rows(self, input_ids, media, lambda item: marker[item.placeholder])
         if not items:
             return None

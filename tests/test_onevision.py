@@ -12,7 +12,7 @@ from minivlm.data import make_clip_qa, render, render_still, sample_scene, unifo
 from minivlm.media import Media
 from minivlm.onevision import (GRIDS, ONEVISION, LARGE_SIZES, OneVisionVLM, anyres_views, bilinear_pool,
                                check_anyres_views, check_best_resolution, check_sigmoid_loss,
-                               make_large_still_qa, select_best_resolution)
+                               make_image_set_qa, make_large_still_qa, select_best_resolution, ORDINALS)
 from minivlm.samples import collate, precompute
 from minivlm.vlm import VLM, LanguageStreamVLM
 
@@ -90,7 +90,7 @@ def test_the_preset_builds_a_onevision_model_and_an_empty_grid_list_reads_the_ba
     assert type(model) is OneVisionVLM and isinstance(model, LanguageStreamVLM)
     wide = Media.image(render_still(SCENE, 1.0, size=(128, 192)))
     assert model.num_tokens(wide) == 16 * (1 + 6)
-    assert model.num_tokens(Media.image(render_still(SCENE, 1.0))) == 16 * 2  # 64 × 64: base + one crop
+    assert model.num_tokens(Media.image(render_still(SCENE, 1.0))) == 16  # 64 × 64: one crop, the base view
     base = build(ONEVISION.replace(anyres_grids=()))
     assert type(base) is OneVisionVLM and base.num_tokens(wide) == 16
     assert type(build("llava-1.5")) is LanguageStreamVLM  # other presets keep their family
@@ -277,3 +277,47 @@ def test_the_toy_sigmoid_model_has_siglips_bias_and_trains_offline_with_the_sigm
     loss, logs = clip_loss_fn(TOY_SIGMOID, kind="siglip")(model, batch)
     loss.backward()
     assert torch.isfinite(loss) and model.logit_bias.grad is not None
+
+
+# ---- multi-image sets ------------------------------------------------------------------------------
+def test_a_prompt_with_several_images_reads_each_at_its_base_view(model):
+    wide = Media.image(render_still(SCENE, 1.0, size=(128, 192)))
+    other = Media.image(render_still(sample_scene("train", 8), 1.0, size=(128, 192)))
+    assert model.prompt_media([wide]) == [wide] and model.prompt_media([wide])[0].anyres
+    pair = model.prompt_media([wide, other])
+    assert [m.anyres for m in pair] == [False, False] and [model.num_tokens(m) for m in pair] == [16, 16]
+    clip = Media.video(render(SCENE, uniform_times(SCENE, 4)))
+    assert model.prompt_media([clip, wide])[1] is wide  # one image beside a video keeps its crops
+    with torch.no_grad():  # the base view alone: the first view of the single image's encoding (which
+        # AnyRes resizes to uint8 first: equal up to that rounding)
+        torch.testing.assert_close(model.encode_features(pair[:1])[0], model.encode_features([wide])[0][:1],
+                                   atol=5e-3, rtol=0)
+
+
+def test_image_sets_collate_precompute_and_train_at_base_views(model):
+    sets = make_image_set_qa("train", 4)
+    batch = collate(model, sets)
+    slots = torch.isin(batch["input_ids"], torch.tensor(model.media_token_ids)).sum(1).tolist()
+    assert slots == [16 * len(s.media) for s in sets]
+    cached = precompute(model, sets)
+    assert all(item.features.shape[0] == 1 for s in cached for item in s.media)
+    with torch.no_grad():
+        torch.testing.assert_close(model(**collate(model, cached)).loss, model(**batch).loss)
+    other = build("llava-1.5")  # a model without AnyRes reads every image at its base view anyway
+    assert other.prompt_media(sets[0].media) == list(sets[0].media)
+
+
+def test_an_image_set_question_names_the_one_picture_that_shows_the_object():
+    sets = make_image_set_qa("test", 12)
+    assert sorted({len(s.media) for s in sets}) == [2, 3]
+    for s in sets:
+        words = s.question.split()
+        colour, shape = words[-3], words[-2]
+        shows = [any(sc.visible(i, t) and sc.colour_at(i, t) == colour and o.shape == shape
+                     for i, o in enumerate(sc.objects)) for sc, t in zip(s.meta["set"], s.meta["times"])]
+        assert sum(shows) == 1 and ORDINALS[shows.index(True)] == s.answer
+    again = make_image_set_qa("test", 12)
+    assert [s.question for s in sets] == [s.question for s in again]
+    assert all(torch.equal(a.pixels, b.pixels) for x, y in zip(sets, again) for a, b in zip(x.media, y.media))
+    with pytest.raises(ValueError, match="2 to"):
+        make_image_set_qa("test", 2, sizes=(1,))
