@@ -242,19 +242,21 @@ def make_large_still_qa(split: str, n: int, kinds: Sequence[str] = ("colour", "s
     return [out[i] for i in order]
 
 
-ORDINALS = ("first", "second", "third", "fourth")
 SET_SIZES = (2, 3)
 
 
 def make_image_set_qa(split: str, n: int, sizes: Sequence[int] = SET_SIZES, start: int = 0) -> list[Sample]:
-    """n multi-image questions: a set of 64-px stills of different scenes (sizes taken in turn) and
-    "<image> <image> … which picture shows the red circle ?" → "second", about an object (colour
-    and shape at that moment) that exactly one picture shows. Kind 'which picture'; meta['set'] and
-    meta['times']: each picture's scene and moment. Deterministic by (split, n, start)."""
+    """n multi-image questions: a set of 64-px stills of different scenes (sizes taken in turn),
+    each named in the prompt as multi-image data names them, and a question about one picture
+    that another picture would answer differently — "picture one : <image> picture two : <image>
+    what colour is the circle in picture two ?" → "blue", where picture one shows a circle of
+    another colour. Kind 'colour in picture'; meta['set'] and meta['times']: each picture's scene
+    and moment. Deterministic by (split, n, start)."""
     from .data import render_still, sample_scene
+    from .data.text import NUMBER_WORDS
 
-    if min(sizes) < 2 or max(sizes) > len(ORDINALS):
-        raise ValueError(f"a set holds 2 to {len(ORDINALS)} pictures, got sizes {tuple(sizes)}")
+    if min(sizes) < 2 or max(sizes) > len(NUMBER_WORDS) - 1:
+        raise ValueError(f"a set holds 2 to {len(NUMBER_WORDS) - 1} pictures, got sizes {tuple(sizes)}")
     rng = np.random.default_rng([n, start, 12])
     out: list[Sample] = []
     index = start
@@ -265,21 +267,39 @@ def make_image_set_qa(split: str, n: int, sizes: Sequence[int] = SET_SIZES, star
             scene = sample_scene(split, 300_000 + index)
             t = scene.visible_moment(np.random.default_rng([index, 13]))
             index += 1
-            seen = {(scene.colour_at(i, t), o.shape) for i, o in enumerate(scene.objects) if scene.visible(i, t)}
-            shown.append((scene, t, sorted(seen)))
-        counts = Counter(pair for _, _, seen in shown for pair in seen)
-        options = [(j, pair) for j, (_, _, seen) in enumerate(shown) for pair in seen if counts[pair] == 1]
-        if not options:
+            seen = {o.shape: scene.colour_at(i, t) for i, o in enumerate(scene.objects) if scene.visible(i, t)}
+            shown.append((scene, t, seen))
+        colours = Counter((shape, colour) for _, _, seen in shown for shape, colour in seen.items())
+        shapes = Counter(shape for shape, _ in colours)
+        options = [(j, shape) for j, (_, _, seen) in enumerate(shown) for shape in sorted(seen) if shapes[shape] > 1]
+        if not options:  # no shape that two pictures show in different colours
             continue
-        j, (colour, shape) = options[int(rng.integers(len(options)))]
+        j, shape = options[int(rng.integers(len(options)))]
         media = [Media.image(render_still(scene, t)) for scene, t, _ in shown]
-        question = " ".join(m.placeholder for m in media) + f" which picture shows the {colour} {shape} ?"
-        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": ORDINALS[j]}]
-        out.append(Sample(media, messages, kind="which picture",
+        named = " ".join(f"picture {NUMBER_WORDS[q + 1]} : {m.placeholder}" for q, m in enumerate(media))
+        messages = [{"role": "user", "content": f"{named} what colour is the {shape} in picture {NUMBER_WORDS[j + 1]} ?"},
+                    {"role": "assistant", "content": shown[j][2][shape]}]
+        out.append(Sample(media, messages, kind="colour in picture",
                           meta={"set": [scene for scene, _, _ in shown], "times": [t for _, t, _ in shown]}))
         if len(out) == n:
             return out
-    raise ValueError("too few sets with an object only one picture shows; use smaller sets")
+    raise ValueError("too few sets that show one shape in two colours; use larger sets")
+
+
+def any_picture_baseline(samples: Sequence[Sample]) -> float:
+    """What a model scores on `make_image_set_qa` questions when it finds the shape but ignores
+    which picture was named: for each question, the share of the pictures showing that shape
+    whose colour is the answer, averaged (the expected accuracy of picking one at random)."""
+    scores = []
+    for s in samples:
+        if s.kind != "colour in picture":
+            raise ValueError(f"not a make_image_set_qa question (kind {s.kind!r}): {s.question!r}")
+        shape = s.question.split()[-5]
+        colours = [c for sc, t in zip(s.meta["set"], s.meta["times"])
+                   for i, o in enumerate(sc.objects) if o.shape == shape and sc.visible(i, t)
+                   for c in [sc.colour_at(i, t)]]
+        scores.append(colours.count(s.answer) / len(colours))
+    return float(np.mean(scores))
 
 
 # ---- exercise checks (notebook 10) -------------------------------------------------------------
@@ -342,6 +362,6 @@ def check_anyres_views(fn: Callable[[torch.Tensor, tuple[int, int], int], torch.
     return report("AnyRes: base view and crops", problem)
 
 
-__all__ = ["GRIDS", "LARGE_SIZES", "NUM_FRAMES", "ORDINALS", "SET_SIZES", "make_image_set_qa", "ONEVISION", "ONEVISION_STAGE", "OneVisionVLM", "PRESETS",
+__all__ = ["GRIDS", "LARGE_SIZES", "NUM_FRAMES", "SET_SIZES", "any_picture_baseline", "make_image_set_qa", "ONEVISION", "ONEVISION_STAGE", "OneVisionVLM", "PRESETS",
            "SINGLE_IMAGE", "SMALL_RADIUS", "VIDEO_POOL", "anyres_views", "bilinear_pool", "check_anyres_views",
            "check_best_resolution", "check_sigmoid_loss", "make_large_still_qa", "select_best_resolution"]

@@ -12,7 +12,8 @@ from minivlm.data import make_clip_qa, render, render_still, sample_scene, unifo
 from minivlm.media import Media
 from minivlm.onevision import (GRIDS, ONEVISION, LARGE_SIZES, OneVisionVLM, anyres_views, bilinear_pool,
                                check_anyres_views, check_best_resolution, check_sigmoid_loss,
-                               make_image_set_qa, make_large_still_qa, select_best_resolution, ORDINALS)
+                               make_image_set_qa, make_large_still_qa, select_best_resolution, any_picture_baseline)
+from minivlm.data.text import NUMBER_WORDS
 from minivlm.samples import collate, precompute
 from minivlm.vlm import VLM, LanguageStreamVLM
 
@@ -307,15 +308,21 @@ def test_image_sets_collate_precompute_and_train_at_base_views(model):
     assert other.prompt_media(sets[0].media) == list(sets[0].media)
 
 
-def test_an_image_set_question_names_the_one_picture_that_shows_the_object():
+def test_an_image_set_question_is_about_the_named_picture_and_another_picture_would_differ():
     sets = make_image_set_qa("test", 12)
     assert sorted({len(s.media) for s in sets}) == [2, 3]
     for s in sets:
         words = s.question.split()
-        colour, shape = words[-3], words[-2]
-        shows = [any(sc.visible(i, t) and sc.colour_at(i, t) == colour and o.shape == shape
-                     for i, o in enumerate(sc.objects)) for sc, t in zip(s.meta["set"], s.meta["times"])]
-        assert sum(shows) == 1 and ORDINALS[shows.index(True)] == s.answer
+        assert words[:3] == ["picture", "one", ":"]  # each picture named before its placeholder
+        shape, named = words[-5], NUMBER_WORDS.index(words[-2]) - 1
+        colours = [{o.shape: sc.colour_at(i, t) for i, o in enumerate(sc.objects) if sc.visible(i, t)}.get(shape)
+                   for sc, t in zip(s.meta["set"], s.meta["times"])]
+        assert colours[named] == s.answer  # the named picture's object
+        assert any(c is not None and c != s.answer for c in colours)  # another picture shows it otherwise
+    baseline = any_picture_baseline(sets)  # a shape in 2 or 3 pictures, at least two colours: ≤ 1/2
+    assert 1 / 3 - 1e-9 <= baseline <= 0.5 + 1e-9
+    with pytest.raises(ValueError, match="make_image_set_qa"):
+        any_picture_baseline(make_large_still_qa("test", 2))
     again = make_image_set_qa("test", 12)
     assert [s.question for s in sets] == [s.question for s in again]
     assert all(torch.equal(a.pixels, b.pixels) for x, y in zip(sets, again) for a, b in zip(x.media, y.media))
