@@ -277,7 +277,8 @@ def make_image_set_qa(split: str, n: int, sizes: Sequence[int] = SET_SIZES, star
         j, shape = options[int(rng.integers(len(options)))]
         media = [Media.image(render_still(scene, t)) for scene, t, _ in shown]
         named = " ".join(f"picture {NUMBER_WORDS[q + 1]} : {m.placeholder}" for q, m in enumerate(media))
-        messages = [{"role": "user", "content": f"{named} what colour is the {shape} in picture {NUMBER_WORDS[j + 1]} ?"},
+        question = f"{named} what colour is the {shape} in picture {NUMBER_WORDS[j + 1]} ?"
+        messages = [{"role": "user", "content": question},
                     {"role": "assistant", "content": shown[j][2][shape]}]
         out.append(Sample(media, messages, kind="colour in picture",
                           meta={"set": [scene for scene, _, _ in shown], "times": [t for _, t, _ in shown]}))
@@ -362,6 +363,8 @@ def check_anyres_views(fn: Callable[[torch.Tensor, tuple[int, int], int], torch.
     return report("AnyRes: base view and crops", problem)
 
 
-__all__ = ["GRIDS", "LARGE_SIZES", "NUM_FRAMES", "SET_SIZES", "any_picture_baseline", "make_image_set_qa", "ONEVISION", "ONEVISION_STAGE", "OneVisionVLM", "PRESETS",
-           "SINGLE_IMAGE", "SMALL_RADIUS", "VIDEO_POOL", "anyres_views", "bilinear_pool", "check_anyres_views",
-           "check_best_resolution", "check_sigmoid_loss", "make_large_still_qa", "select_best_resolution"]
+__all__ = ["any_picture_baseline", "anyres_views", "bilinear_pool", "check_anyres_views",
+           "check_best_resolution", "check_sigmoid_loss", "GRIDS", "LARGE_SIZES",
+           "make_image_set_qa", "make_large_still_qa", "NUM_FRAMES", "ONEVISION",
+           "ONEVISION_STAGE", "OneVisionVLM", "PRESETS", "select_best_resolution", "SET_SIZES",
+           "SINGLE_IMAGE", "SMALL_RADIUS", "VIDEO_POOL"]

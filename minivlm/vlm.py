@@ -182,7 +182,8 @@ class VLM(nn.Module):
                 f"the model {self.config.name!r} has no {item.modality} encoder; give it images or videos, "
                 "or build a preset that takes audio"
             )
-        if item.modality == "video" and item.num_frames > self.config.max_frames:  # (an image's AnyRes views are not frames)
+        # (an image's AnyRes views, notebook 10, are not frames)
+        if item.modality == "video" and item.num_frames > self.config.max_frames:
             raise ValueError(f"a {item.modality} of {item.num_frames} frames is more than this model's maximum "
                              f"of {self.config.max_frames}; sample fewer frames (minivlm.data.uniform_indices) "
                              "or build the model with a larger max_frames")
