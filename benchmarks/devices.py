@@ -15,13 +15,12 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import torch
 
-from minivlm import build
+from minivlm import build, results
 from minivlm.llava import make_instruct_qa
 from minivlm.stages import Stage, run_stage
 
@@ -61,8 +60,8 @@ def main() -> None:
     machine = torch.cuda.get_device_name() if torch.cuda.is_available() else f"{cores} CPU cores"
     if args.write:
         data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        data[machine] = {"date": datetime.date.today().isoformat(), "cpu_cores": cores, "torch": torch.__version__,
-                         "python": platform.python_version(), "steps": args.steps, "runs": runs}
+        host = {k: v for k, v in results.machine().items() if k in ("cpu_cores", "python", "torch", "platform")}
+        data[machine] = {"date": datetime.date.today().isoformat(), **host, "steps": args.steps, "runs": runs}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
         print("written to", RESULTS)

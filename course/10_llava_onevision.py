@@ -58,7 +58,7 @@ from minivlm.media import Media
 from minivlm.onevision import (GRIDS, NUM_FRAMES, ONEVISION, ONEVISION_STAGE, SINGLE_IMAGE, anyres_views,
                                check_anyres_views, check_best_resolution, check_sigmoid_loss,
                                any_picture_baseline, make_image_set_qa, make_large_still_qa,
-                               select_best_resolution)
+                               resize_image, select_best_resolution)
 from minivlm.results import Record, direction, interval, mean_se, verdict
 from minivlm.samples import all_media, precompute
 from minivlm.stages import run_stage
@@ -189,17 +189,10 @@ check_best_resolution(my_best_resolution);
 #    in two, the extra pixel after (`top = (canvas_h − new_h) // 2`);
 # 3. the **crops** of the canvas, row by row.
 #
-# Resize with `resize(x, (h, w))` below (bilinear, antialiased: what the encoder's own resizing
-# does).
+# Resize with the package's `resize_image(x, (h, w))` (uint8 in, uint8 out; bilinear and
+# antialiased, as the encoder's own resizing).
 
 # %%
-def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """uint8 (H, W, 3) → uint8 (h, w, 3)."""
-    y = F.interpolate(x.permute(2, 0, 1)[None].float(), size=size, mode="bilinear", align_corners=False,
-                      antialias=True)
-    return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8)
-
-
 def my_anyres_views(pixels: torch.Tensor, grid: tuple[int, int], crop: int) -> torch.Tensor:
     # BEGIN SOLUTION
     rows, cols = grid
@@ -210,9 +203,9 @@ def my_anyres_views(pixels: torch.Tensor, grid: tuple[int, int], crop: int) -> t
         new_h, new_w = rows * crop, min(math.ceil(w * rows * crop / h), cols * crop)
     canvas = torch.zeros(rows * crop, cols * crop, 3, dtype=torch.uint8)
     top, left = (rows * crop - new_h) // 2, (cols * crop - new_w) // 2
-    canvas[top:top + new_h, left:left + new_w] = resize(pixels, (new_h, new_w))
+    canvas[top:top + new_h, left:left + new_w] = resize_image(pixels, (new_h, new_w))
     crops = [canvas[r * crop:(r + 1) * crop, c * crop:(c + 1) * crop] for r in range(rows) for c in range(cols)]
-    return torch.stack([resize(pixels, (crop, crop)), *crops])
+    return torch.stack([resize_image(pixels, (crop, crop)), *crops])
     # END SOLUTION
 
 

@@ -52,7 +52,8 @@ from .config import VLMConfig
 from .media import Media
 from .samples import Sample
 from .stages import Stage
-from .vlm import LanguageStreamVLM, _groups
+from .reducers import AdaptivePool
+from .vlm import LanguageStreamVLM
 
 # Every grid of rows × columns of crops with 1 ≤ rows, columns ≤ 3: at most 9 crops, the toy's
 # AnyRes-Max-9 (OneVision lists 1 × 1 … 6 × 6 at 384 px and interpolates beyond 9 crops' tokens).
@@ -84,8 +85,9 @@ def select_best_resolution(size: tuple[int, int], grids: Sequence[tuple[int, int
     return best
 
 
-def _resize(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """uint8 (H, W, 3) → uint8 (h, w, 3), bilinear with antialiasing (as the encoder's resize)."""
+def resize_image(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """An image uint8 (H, W, 3) resized to (h, w), uint8: bilinear with antialiasing, as the
+    encoder's own resizing (`VisionEncoder.preprocess`)."""
     if tuple(pixels.shape[:2]) == tuple(size):
         return pixels
     x = pixels.permute(2, 0, 1)[None].float()
@@ -111,9 +113,9 @@ def anyres_views(pixels: torch.Tensor | np.ndarray, grid: tuple[int, int], crop:
         new_h, new_w = canvas_h, min(math.ceil(w * canvas_h / h), canvas_w)
     canvas = torch.zeros(canvas_h, canvas_w, 3, dtype=torch.uint8)
     top, left = (canvas_h - new_h) // 2, (canvas_w - new_w) // 2
-    canvas[top:top + new_h, left:left + new_w] = _resize(x, (new_h, new_w))
+    canvas[top:top + new_h, left:left + new_w] = resize_image(x, (new_h, new_w))
     crops = canvas.reshape(rows, crop, cols, crop, 3).permute(0, 2, 1, 3, 4).reshape(rows * cols, crop, crop, 3)
-    return torch.cat([_resize(x, (crop, crop))[None], crops])
+    return torch.cat([resize_image(x, (crop, crop))[None], crops])
 
 
 def bilinear_pool(tokens: torch.Tensor, side: int) -> torch.Tensor:
@@ -121,9 +123,7 @@ def bilinear_pool(tokens: torch.Tensor, side: int) -> torch.Tensor:
     bilinearly resized to side × side → (…, T, side², D) (row-major). At s = 2 · side it equals
     2 × 2 average pooling."""
     *lead, t, p, d = tokens.shape
-    s = int(round(p ** 0.5))
-    if s * s != p:
-        raise ValueError(f"bilinear pooling needs a square grid of tokens per frame, got {p}")
+    s = AdaptivePool.grid_side(p)  # (an error unless the frame's tokens are a square grid)
     if side >= s:
         return tokens
     grid = tokens.reshape(-1, s, s, d).permute(0, 3, 1, 2)  # (N, D, s, s)
@@ -172,25 +172,15 @@ class OneVisionVLM(LanguageStreamVLM):
         self._vision_parts(item)  # the modality and frame-count checks
         patches = self.vision_encoder.num_patches
         if item.modality == "video" and self.config.video_pool:
-            side = min(self.config.video_pool, int(round(patches ** 0.5)))
+            side = min(self.config.video_pool, AdaptivePool.grid_side(patches))
             return item.num_frames * side * side
         return self.vision_tokenizer.num_tokens(self.views(item), patches)
 
-    def encode_features(self, items: Sequence[Media]) -> list[torch.Tensor]:
-        """Encoder features (views or frames, P, D) of each item; raw images through AnyRes."""
-        if not self.config.anyres_grids:
-            return super().encode_features(items)
-        anyres = [i for i, item in enumerate(items) if self.cut(item)]
-        rest = [i for i in range(len(items)) if i not in anyres]
-        out = dict(zip(rest, super().encode_features([items[i] for i in rest])))
-        encoder, crop = self.vision_encoder, self.vision_encoder.image_size[0]
-        needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())
-        for group in _groups(anyres, lambda i: tuple(items[i].pixels.shape)):  # one size: one grid
-            views = torch.stack([anyres_views(items[i].pixels[0], self.grid(items[i]), crop) for i in group])
-            with torch.set_grad_enabled(needs_grad):
-                tokens = encoder(encoder.preprocess(views).flatten(0, 1).to(self.device))  # (G·V, P, D)
-            out.update(zip(group, tokens.view(len(group), -1, *tokens.shape[1:])))
-        return [out[i] for i in range(len(items))]
+    def frames_to_encode(self, item: Media) -> torch.Tensor:
+        """A raw image's AnyRes views (base view first) when it is cut, else its pixels."""
+        if self.cut(item):
+            return anyres_views(item.pixels[0], self.grid(item), self.vision_encoder.image_size[0])
+        return item.pixels
 
     def encode_media(self, items: Sequence[Media]) -> list[torch.Tensor]:
         """Each item's tokens (N_i, D_lm): an image's views all kept; a video's frames projected,
@@ -198,8 +188,7 @@ class OneVisionVLM(LanguageStreamVLM):
         out = super().encode_media(items)
         if not self.config.video_pool:
             return out
-        return [bilinear_pool(t.reshape(item.num_frames if item.features is None else item.features.shape[0], -1,
-                                        t.shape[-1]), self.config.video_pool).flatten(0, 1)
+        return [bilinear_pool(t.reshape(item.num_frames, -1, t.shape[-1]), self.config.video_pool).flatten(0, 1)
                 if item.modality == "video" else t for t, item in zip(out, items)]
 
 
@@ -365,6 +354,6 @@ def check_anyres_views(fn: Callable[[torch.Tensor, tuple[int, int], int], torch.
 
 __all__ = ["any_picture_baseline", "anyres_views", "bilinear_pool", "check_anyres_views",
            "check_best_resolution", "check_sigmoid_loss", "GRIDS", "LARGE_SIZES",
-           "make_image_set_qa", "make_large_still_qa", "NUM_FRAMES", "ONEVISION",
+           "make_image_set_qa", "make_large_still_qa", "NUM_FRAMES", "resize_image", "ONEVISION",
            "ONEVISION_STAGE", "OneVisionVLM", "PRESETS", "select_best_resolution", "SET_SIZES",
            "SINGLE_IMAGE", "SMALL_RADIUS", "VIDEO_POOL"]

@@ -36,8 +36,8 @@ def default_device() -> torch.device:
     """Where the course's models live and train: `MINIVLM_DEVICE` ('cuda', 'mps', 'cpu') when set,
     else the CPU. `build`, `VLM.from_pretrained` and the zoo's training all read it. The CPU is the
     default, not the first GPU found: the course's models are small enough for a laptop CPU, and
-    with every model on a GPU some of the notebooks' own cells and exercise checks still leave a
-    tensor on the CPU (found on an H200). The zoo's training runs on a GPU, deterministically
+    the notebooks have not all been run with every model on a GPU (on an H200, three cells that
+    left a tensor on the CPU were found and fixed). The zoo's training runs on a GPU, deterministically
     (`deterministic_kernels`); `benchmarks/devices.py` measures what a GPU gains."""
     name = os.environ.get("MINIVLM_DEVICE") or "cpu"
     try:

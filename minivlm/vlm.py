@@ -212,17 +212,24 @@ class VLM(nn.Module):
         Collating, precomputing and the forward pass all go through it."""
         return list(items)
 
+    def frames_to_encode(self, item: Media) -> torch.Tensor:
+        """The uint8 frames (T, H, W, 3) the vision encoder reads for a raw image or video: its
+        pixels (LLaVA-OneVision's family reads an image's AnyRes views instead)."""
+        return item.pixels
+
     def encode_features(self, items: Sequence[Media]) -> list[torch.Tensor]:
         """Encoder features of each item, (T, P, D) (cached features are passed through).
         Runs without gradients when the encoder is frozen; items of one shape share a batch."""
         out: list[torch.Tensor | None] = [item.features for item in items]
         raw = [i for i, item in enumerate(items) if item.features is None]
-        for group in _groups(raw, lambda i: _raw_shape(items[i])):
+        frames = {i: self.frames_to_encode(items[i]) for i in raw if items[i].modality != "audio"}
+        key = {i: (items[i].modality, tuple(frames[i].shape)) if i in frames else _raw_shape(items[i]) for i in raw}
+        for group in _groups(raw, key.get):
             encoder, _ = self._media_parts(items[group[0]])
             if items[group[0]].modality == "audio":
                 pixels = encoder.preprocess([items[i] for i in group])  # (G, segments, n_mels, frames)
             else:
-                pixels = encoder.preprocess(torch.stack([items[i].pixels for i in group]))  # (G, T, 3, S, S)
+                pixels = encoder.preprocess(torch.stack([frames[i] for i in group]))  # (G, T, 3, S, S)
             needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())
             with torch.set_grad_enabled(needs_grad):
                 if getattr(encoder, "reads_clips", False):  # a video tower reads the whole clip at once
@@ -610,6 +617,9 @@ def family_of(config: VLMConfig) -> type[VLM]:
         if config.fusion != "language_stream":
             raise ValueError("AnyRes crops and pooled video frames (anyres_grids, video_pool) need "
                              "fusion='language_stream'")
+        if config.video_pool and config.reducer != "concat":
+            raise ValueError(f"video_pool pools every frame's projected tokens and needs reducer='concat', "
+                             f"got {config.reducer!r}; use one or the other")
         from .onevision import OneVisionVLM
 
         return OneVisionVLM

@@ -148,6 +148,8 @@ def test_config_checks_the_grids_and_the_pool():
         VLMConfig(video_pool=0)
     with pytest.raises(ValueError, match="language_stream"):
         build(ONEVISION.replace(fusion="cross_attention"))
+    with pytest.raises(ValueError, match="reducer='concat'"):  # pooling reads every frame's tokens
+        build(ONEVISION.replace(reducer="spatio_temporal"))
 
 
 # ---- data ----------------------------------------------------------------------------------------
